@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Shared helpers for tools/*: repository paths, the UPSTREAM pin, errors.
+# Source it; it defines no behaviour of its own.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD_DIR:-$TOP/build}
+UPSTREAM_DIR=$BUILD/upstream
+BASE_TREE=$UPSTREAM_DIR/src
+BASE_STAMP=$UPSTREAM_DIR/src.stamp
+BASE_GIT=$UPSTREAM_DIR/base.git
+PATCHES=$TOP/patches
+SERIES=$PATCHES/series
+
+# die MESSAGE: one line on stderr naming the tool, exit 1.
+die() {
+    printf '%s: %s\n' "${TOOL:-${0##*/}}" "$*" >&2
+    exit 1
+}
+
+note() {
+    printf '%s: %s\n' "${TOOL:-${0##*/}}" "$*" >&2
+}
+
+# upstream KEY: the value of KEY in UPSTREAM (whole line after '=').
+upstream() {
+    local v
+    v=$(sed -n "s/^$1=//p" "$TOP/UPSTREAM" | tail -n 1)
+    [ -n "$v" ] || die "UPSTREAM has no $1"
+    printf '%s\n' "$v"
+}
+
+# The stamp that says a base tree is complete and what it is. A tree
+# without a matching stamp is never trusted.
+base_stamp_text() {
+    if [ -n "${QEMU_SRC:-}" ]; then
+        printf 'QEMU_SRC=%s\n' "$(cd "$QEMU_SRC" && pwd)"
+    else
+        printf '%s %s\n' "$(upstream SRC_VERSION)" "$(upstream DSC_SHA256)"
+    fi
+}
+
+base_is_current() {
+    [ -d "$BASE_TREE" ] && [ -f "$BASE_STAMP" ] &&
+        [ "$(cat "$BASE_STAMP")" = "$(base_stamp_text)" ]
+}
