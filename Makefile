@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The one entry point. Every target brings in what it needs (deps, source,
+# builds) first, so on a fresh Debian 12 machine `make check` and
+# `make demo` are all a new user runs. Everything generated goes to build/.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help deps fetch src build build-fork build-stock check demo dev \
+        export pq-check build-each clean
+
+help:
+	@echo "make demo    build both twins and run the demo migration"
+	@echo "make check   build and run every test (what CI runs)"
+	@echo "make build   build the fork (build/qemu-fork) and its stock twin (build/qemu-stock)"
+	@echo "make dev     import base + patches/ into build/src for editing"
+	@echo "make export  write build/src's commits back to patches/"
+	@echo "make deps    install Debian packages (root)"
+	@echo "See README.md and docs/."
+
+deps:
+	@tools/install-deps
+
+fetch: deps
+	@tools/fetch-upstream
+
+# build/src follows patches/ unless it holds unexported work (tools/pq sync).
+src: fetch
+	@tools/pq sync
+
+build-fork: src
+	@tools/build-qemu fork qemu-system-x86_64
+
+build-stock: fetch
+	@tools/build-qemu stock qemu-system-x86_64
+
+build: build-fork build-stock
+	@build/qemu-fork/qemu-system-x86_64 --version | head -n 1
+	@build/qemu-stock/qemu-system-x86_64 --version | head -n 1
+
+check: build
+	@tools/check
+
+demo: build
+	@tools/demo
+
+dev: fetch
+	@tools/pq import
+
+export:
+	@tools/pq export
+
+pq-check: fetch
+	@tools/pq check
+
+build-each: src
+	@tools/pq build-each
+
+clean:
+	rm -rf build/qemu-fork build/upstream/qemu-stock build/qemu-stock build/check
