@@ -6,7 +6,7 @@
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help deps fetch src build build-fork build-stock check demo dev \
+.PHONY: help deps fetch src build build-fork build-stock build-lab check demo dev \
         export pq-check build-each clean
 
 help:
@@ -31,10 +31,13 @@ src: fetch
 build-fork: src
 	@tools/build-qemu fork qemu-system-x86_64
 
+build-lab: deps
+	@tools/build-lab
+
 build-stock: fetch
 	@tools/build-qemu stock qemu-system-x86_64
 
-build: build-fork build-stock
+build: build-fork build-stock build-lab
 	@build/qemu-fork/qemu-system-x86_64 --version | head -n 1
 	@build/qemu-stock/qemu-system-x86_64 --version | head -n 1
 

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace miglab {
+
+using Json = nlohmann::json;
+using Millis = std::chrono::milliseconds;
+
+// An error QEMU answered to a command: the command was refused, QEMU is
+// fine. Everything else (socket gone, time-out) is a std::runtime_error.
+class QmpError : public std::runtime_error {
+public:
+    QmpError(const std::string &command, std::string error_class,
+             const std::string &desc)
+        : std::runtime_error(command + ": " + error_class + ": " + desc),
+          error_class_(std::move(error_class)), desc_(desc) {}
+    const std::string &error_class() const { return error_class_; }
+    const std::string &desc() const { return desc_; }
+
+private:
+    std::string error_class_;
+    std::string desc_;
+};
+
+// A QMP client on a unix socket: greeting and capabilities negotiation on
+// connect, commands with a time-out, events kept until asked for.
+class Qmp {
+public:
+    static Qmp connect(const std::filesystem::path &socket, Millis timeout);
+    ~Qmp();
+    Qmp(const Qmp &) = delete;
+    Qmp &operator=(const Qmp &) = delete;
+    Qmp(Qmp &&other) noexcept;
+    Qmp &operator=(Qmp &&other) noexcept;
+
+    // Runs a command and returns its "return" value; throws QmpError when
+    // QEMU answers with an error.
+    Json execute(const std::string &command, const Json &args = Json::object(),
+                 Millis timeout = Millis(60000));
+    // A human monitor command's output.
+    std::string hmp(const std::string &command_line);
+    // The next event called name (earlier events of other names are kept).
+    std::optional<Json> wait_event(const std::string &name, Millis timeout);
+    const Json &greeting() const { return greeting_; }
+
+private:
+    explicit Qmp(int fd) : fd_(fd) {}
+    Json read_message(std::chrono::steady_clock::time_point deadline);
+    void send(const Json &message);
+
+    int fd_ = -1;
+    std::string buffer_;
+    std::deque<Json> events_;
+    Json greeting_;
+    unsigned next_id_ = 1;
+};
+
+} // namespace miglab

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <vector>
+
+#include "miglab/qemu_process.h"
+
+namespace miglab {
+
+// A guest-physical range of RAM.
+struct RamRange {
+    uint64_t gpa;
+    uint64_t size;
+};
+
+// Where an x86 PC's RAM sits in guest-physical space: below the PCI hole
+// (3 GiB on i440fx, 2 GiB on q35 once RAM reaches the hole) and the rest
+// from 4 GiB.
+std::vector<RamRange> x86_ram_ranges(uint64_t ram_bytes, bool q35);
+
+// One hash per 4 KiB page of guest RAM, read with pmemsave in chunks.
+class RamDigest {
+public:
+    static constexpr uint64_t page_size = 4096;
+
+    // Reads the RAM layout from QEMU (memory size, machine type).
+    static RamDigest of(QemuProcess &vm, const std::filesystem::path &scratch);
+
+    // The guest-physical address of the first page that differs, if any.
+    std::optional<uint64_t> first_difference(const RamDigest &other) const;
+    uint64_t pages() const { return hashes_.size(); }
+
+private:
+    std::vector<RamRange> ranges_;
+    std::vector<uint64_t> hashes_;
+};
+
+} // namespace miglab

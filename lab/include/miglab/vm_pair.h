@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "miglab/qemu_process.h"
+
+namespace miglab {
+
+// What to run on both sides: the binary and the guest's command line
+// (machine, accelerator, memory, devices). The pair adds QMP, -incoming
+// defer and -S for the destination.
+struct VmSpec {
+    std::filesystem::path binary;
+    std::vector<std::string> args;
+};
+
+// Capabilities go to both sides; parameters to the source, and those in
+// both_sides_parameters (multifd channels, zero-page detection...) to both.
+struct MigrationSetup {
+    std::vector<std::pair<std::string, bool>> capabilities;
+    Json parameters = Json::object();
+    Json both_sides_parameters = Json::object();
+};
+
+struct MigrationResult {
+    // completed, failed, cancelled, or timeout (did not converge in time;
+    // the migration was cancelled and the source kept running).
+    std::string status;
+    Json info;          // the source's last query-migrate
+    double wall_ms = 0; // from `migrate` to the end
+    bool converged() const { return status == "completed"; }
+};
+
+// A source VM and a destination started with -incoming defer -S, migrated
+// over loopback TCP.
+class VmPair {
+public:
+    VmPair(VmSpec spec, const std::filesystem::path &workdir);
+
+    QemuProcess &source() { return *source_; }
+    QemuProcess &destination() { return *destination_; }
+    // A fresh destination (after a cancelled or failed migration).
+    void restart_destination();
+
+    // Configures both sides and starts the migration.
+    void start(const MigrationSetup &setup);
+    // Polls query-migrate every poll_ms until the migration ends or limit
+    // passes (then cancels it). progress sees every query-migrate reply.
+    MigrationResult wait(Millis limit,
+                         const std::function<void(const Json &)> &progress = {},
+                         Millis poll = Millis(100));
+    MigrationResult migrate(const MigrationSetup &setup, Millis limit);
+    void cancel();
+
+private:
+    std::unique_ptr<QemuProcess> start_vm(const std::string &name,
+                                          bool incoming);
+
+    VmSpec spec_;
+    std::filesystem::path workdir_;
+    unsigned generation_ = 0;
+    std::unique_ptr<QemuProcess> source_;
+    std::unique_ptr<QemuProcess> destination_;
+    std::chrono::steady_clock::time_point started_;
+};
+
+} // namespace miglab

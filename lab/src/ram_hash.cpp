@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "miglab/ram_hash.h"
+
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+namespace miglab {
+
+std::vector<RamRange> x86_ram_ranges(uint64_t ram_bytes, bool q35)
+{
+    const uint64_t hole_start = q35 ? 0x80000000ULL : 0xc0000000ULL;
+    const uint64_t hole_threshold = q35 ? 0xb0000000ULL : 0xe0000000ULL;
+    uint64_t low = ram_bytes >= hole_threshold ? hole_start : ram_bytes;
+    std::vector<RamRange> r{{0, low}};
+    if (ram_bytes > low) {
+        r.push_back({0x100000000ULL, ram_bytes - low});
+    }
+    return r;
+}
+
+static uint64_t hash_page(const unsigned char *p)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (uint64_t i = 0; i < RamDigest::page_size; i += 8) {
+        uint64_t w;
+        std::memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+        h ^= h >> 29;
+    }
+    return h;
+}
+
+RamDigest RamDigest::of(QemuProcess &vm, const std::filesystem::path &scratch)
+{
+    Qmp &qmp = vm.qmp();
+    uint64_t ram = qmp.execute("query-memory-size-summary")["base-memory"]
+                       .get<uint64_t>();
+    std::string type = qmp.execute("qom-get", {{"path", "/machine"},
+                                               {"property", "type"}})
+                           .get<std::string>();
+    RamDigest d;
+    d.ranges_ = x86_ram_ranges(ram, type.find("q35") != std::string::npos);
+    const uint64_t chunk = 64ULL << 20;
+    std::filesystem::path file = scratch / (vm.name() + ".pmem");
+    std::vector<unsigned char> buf;
+    for (const auto &range : d.ranges_) {
+        for (uint64_t off = 0; off < range.size; off += chunk) {
+            uint64_t n = std::min(chunk, range.size - off);
+            qmp.execute("pmemsave", {{"val", range.gpa + off},
+                                     {"size", n},
+                                     {"filename", file.string()}});
+            buf.resize(n);
+            std::ifstream in(file, std::ios::binary);
+            if (!in.read(reinterpret_cast<char *>(buf.data()),
+                         static_cast<std::streamsize>(n))) {
+                throw std::runtime_error("short pmemsave file " +
+                                         file.string());
+            }
+            for (uint64_t p = 0; p < n; p += page_size) {
+                d.hashes_.push_back(hash_page(buf.data() + p));
+            }
+        }
+    }
+    std::filesystem::remove(file);
+    return d;
+}
+
+std::optional<uint64_t> RamDigest::first_difference(const RamDigest &o) const
+{
+    if (hashes_.size() != o.hashes_.size()) {
+        return 0;
+    }
+    uint64_t index = 0;
+    for (const auto &range : ranges_) {
+        for (uint64_t off = 0; off < range.size; off += page_size, ++index) {
+            if (hashes_[index] != o.hashes_[index]) {
+                return range.gpa + off;
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace miglab

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "miglab/vm_pair.h"
+
+#include <thread>
+
+namespace miglab {
+
+VmPair::VmPair(VmSpec spec, const std::filesystem::path &workdir)
+    : spec_(std::move(spec)), workdir_(workdir)
+{
+    source_ = start_vm("source", false);
+    destination_ = start_vm("destination", true);
+}
+
+std::unique_ptr<QemuProcess> VmPair::start_vm(const std::string &name,
+                                              bool incoming)
+{
+    std::vector<std::string> args = spec_.args;
+    std::string n = name;
+    if (incoming) {
+        args.insert(args.end(), {"-incoming", "defer", "-S"});
+        n += "-" + std::to_string(generation_++);
+    }
+    return std::make_unique<QemuProcess>(spec_.binary, args, workdir_, n);
+}
+
+void VmPair::restart_destination()
+{
+    destination_.reset();
+    destination_ = start_vm("destination", true);
+}
+
+static Json capability_list(const MigrationSetup &setup)
+{
+    Json caps = Json::array();
+    for (const auto &[name, state] : setup.capabilities) {
+        caps.push_back({{"capability", name}, {"state", state}});
+    }
+    return caps;
+}
+
+void VmPair::start(const MigrationSetup &setup)
+{
+    Json caps = capability_list(setup);
+    for (QemuProcess *vm : {source_.get(), destination_.get()}) {
+        if (!caps.empty()) {
+            vm->qmp().execute("migrate-set-capabilities",
+                              {{"capabilities", caps}});
+        }
+        if (!setup.both_sides_parameters.empty()) {
+            vm->qmp().execute("migrate-set-parameters",
+                              setup.both_sides_parameters);
+        }
+    }
+    if (!setup.parameters.empty()) {
+        source_->qmp().execute("migrate-set-parameters", setup.parameters);
+    }
+    destination_->qmp().execute("migrate-incoming",
+                                {{"uri", "tcp:127.0.0.1:0"}});
+    Json info = destination_->qmp().execute("query-migrate");
+    std::string port;
+    for (const auto &addr : info.value("socket-address", Json::array())) {
+        if (addr.value("type", "") == "inet") {
+            port = addr.value("port", "");
+        }
+    }
+    if (port.empty()) {
+        throw std::runtime_error("destination listens on no TCP port: " +
+                                 info.dump());
+    }
+    started_ = std::chrono::steady_clock::now();
+    source_->qmp().execute("migrate", {{"uri", "tcp:127.0.0.1:" + port}});
+}
+
+MigrationResult VmPair::wait(Millis limit,
+                             const std::function<void(const Json &)> &progress,
+                             Millis poll)
+{
+    MigrationResult result;
+    auto deadline = started_ + limit;
+    for (;;) {
+        result.info = source_->qmp().execute("query-migrate");
+        if (progress) {
+            progress(result.info);
+        }
+        std::string status = result.info.value("status", "");
+        if (status == "completed" || status == "failed" ||
+            status == "cancelled") {
+            result.status = status;
+            break;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            cancel();
+            result.status = "timeout";
+            result.info = source_->qmp().execute("query-migrate");
+            break;
+        }
+        std::this_thread::sleep_for(poll);
+    }
+    result.wall_ms = std::chrono::duration<double, std::milli>(
+        std::chrono::steady_clock::now() - started_).count();
+    return result;
+}
+
+MigrationResult VmPair::migrate(const MigrationSetup &setup, Millis limit)
+{
+    start(setup);
+    return wait(limit);
+}
+
+void VmPair::cancel()
+{
+    source_->qmp().execute("migrate_cancel");
+    auto deadline = std::chrono::steady_clock::now() + Millis(30000);
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::string s = source_->qmp().execute("query-migrate")
+                            .value("status", "");
+        if (s == "cancelled" || s == "failed" || s == "completed") {
+            return;
+        }
+        std::this_thread::sleep_for(Millis(50));
+    }
+    throw std::runtime_error("migration did not stop after migrate_cancel");
+}
+
+} // namespace miglab

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "miglab/qemu_process.h"
+
+namespace miglab::test {
+
+inline std::filesystem::path env_path(const char *var, const char *fallback)
+{
+    const char *v = std::getenv(var);
+    return v && *v ? std::filesystem::path(v) : std::filesystem::path(fallback);
+}
+
+inline std::filesystem::path qemu_binary()
+{
+    return env_path("MIGLAB_QEMU", MIGLAB_DEFAULT_QEMU);
+}
+
+inline std::filesystem::path qemu_source()
+{
+    return env_path("MIGLAB_QEMU_SRC", MIGLAB_DEFAULT_QEMU_SRC);
+}
+
+// A small TCG machine with no default devices: the base of every test VM.
+inline std::vector<std::string> tcg_machine(const std::string &memory)
+{
+    return {"-machine", "pc", "-accel", "tcg", "-m", memory,
+            "-display", "none", "-nodefaults", "-serial", "none"};
+}
+
+// The byte the boot-block guest increments on every pass, at 1 MiB.
+inline int guest_counter(QemuProcess &vm)
+{
+    std::string out = vm.qmp().hmp("xp /1bx 0x100000");
+    auto pos = out.find("0x", out.find(':'));
+    return pos == std::string::npos ? -1 : std::stoi(out.substr(pos), nullptr, 16);
+}
+
+} // namespace miglab::test
+
+#define MIGLAB_REQUIRE_QEMU()                                                 \
+    do {                                                                      \
+        if (!std::filesystem::exists(miglab::test::qemu_binary())) {          \
+            GTEST_SKIP() << "no QEMU at " << miglab::test::qemu_binary()      \
+                         << " (make build, or set MIGLAB_QEMU)";              \
+        }                                                                     \
+    } while (0)

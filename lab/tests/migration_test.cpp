@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// Migrations of real guests under TCG with the RAM-hash integrity check.
+// No timing thresholds: a time limit only bounds how long a test may hang.
+#include <thread>
+
+#include "lab_env.h"
+#include "miglab/boot_block.h"
+#include "miglab/ram_hash.h"
+#include "miglab/temp_dir.h"
+#include "miglab/vm_pair.h"
+
+using namespace miglab;
+
+namespace {
+
+constexpr Millis limit{180000};
+
+// Auto-converge and a fast link: a dirtying guest converges.
+MigrationSetup converging()
+{
+    MigrationSetup s;
+    s.capabilities = {{"auto-converge", true}, {"events", true}};
+    s.parameters = {{"max-bandwidth", 1LL << 30}, {"downtime-limit", 300}};
+    return s;
+}
+
+// A link too slow for the guest's dirty rate: the migration stays active.
+MigrationSetup never_converging()
+{
+    MigrationSetup s;
+    s.parameters = {{"max-bandwidth", 4LL << 20}, {"downtime-limit", 1}};
+    return s;
+}
+
+void expect_equal_ram(VmPair &pair, const std::filesystem::path &scratch)
+{
+    ASSERT_EQ(pair.source().run_state(), "postmigrate");
+    ASSERT_EQ(pair.destination().run_state(), "paused");
+    RamDigest src = RamDigest::of(pair.source(), scratch);
+    RamDigest dst = RamDigest::of(pair.destination(), scratch);
+    auto diff = src.first_difference(dst);
+    EXPECT_FALSE(diff.has_value())
+        << "RAM differs after migration; first differing page at 0x"
+        << std::hex << diff.value_or(0);
+    EXPECT_GT(src.pages(), 0u);
+}
+
+// Waits until the guest's pass counter moves: the guest runs its loop.
+bool guest_progresses(QemuProcess &vm)
+{
+    int first = test::guest_counter(vm);
+    for (int i = 0; i < 600; ++i) {
+        std::this_thread::sleep_for(Millis(100));
+        if (test::guest_counter(vm) != first) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void wait_until_transferring(VmPair &pair)
+{
+    for (int i = 0; i < 300; ++i) {
+        Json info = pair.source().qmp().execute("query-migrate");
+        if (info.value("status", "") == "active" &&
+            info["ram"].value("transferred", 0ULL) > (1ULL << 20)) {
+            return;
+        }
+        std::this_thread::sleep_for(Millis(100));
+    }
+    FAIL() << "migration never got going";
+}
+
+class MigrationTest : public testing::Test {
+protected:
+    void SetUp() override
+    {
+        MIGLAB_REQUIRE_QEMU();
+        if (!std::filesystem::exists(test::qemu_source())) {
+            GTEST_SKIP() << "no QEMU source at " << test::qemu_source();
+        }
+    }
+    VmSpec stressed_guest()
+    {
+        BootBlockGuest guest(test::qemu_source(), dir_.path());
+        VmSpec spec{test::qemu_binary(), test::tcg_machine("128M")};
+        for (auto &a : guest.args()) {
+            spec.args.push_back(a);
+        }
+        return spec;
+    }
+    TempDir dir_;
+};
+
+} // namespace
+
+TEST_F(MigrationTest, IdleGuestMigratesWithEqualRam)
+{
+    VmSpec spec{test::qemu_binary(), test::tcg_machine("128M")};
+    VmPair pair(spec, dir_.path());
+    MigrationResult r = pair.migrate(converging(), limit);
+    ASSERT_TRUE(r.converged()) << r.status << ": " << r.info.dump();
+    expect_equal_ram(pair, dir_.path());
+}
+
+TEST_F(MigrationTest, StressedGuestMigratesWithEqualRam)
+{
+    VmPair pair(stressed_guest(), dir_.path());
+    ASSERT_TRUE(guest_progresses(pair.source()));
+    MigrationResult r = pair.migrate(converging(), limit);
+    ASSERT_TRUE(r.converged()) << r.status << ": " << r.info.dump();
+    EXPECT_GT(r.info["ram"].value("dirty-sync-count", 0), 1);
+    expect_equal_ram(pair, dir_.path());
+}
+
+TEST_F(MigrationTest, CancelLeavesSourceRunningThenRetrySucceeds)
+{
+    VmPair pair(stressed_guest(), dir_.path());
+    ASSERT_TRUE(guest_progresses(pair.source()));
+    pair.start(never_converging());
+    wait_until_transferring(pair);
+    pair.cancel();
+    EXPECT_EQ(pair.source().qmp().execute("query-migrate")["status"],
+              "cancelled");
+    EXPECT_EQ(pair.source().run_state(), "running");
+    EXPECT_TRUE(guest_progresses(pair.source()));
+
+    pair.restart_destination();
+    MigrationResult r = pair.migrate(converging(), limit);
+    ASSERT_TRUE(r.converged()) << r.status << ": " << r.info.dump();
+    expect_equal_ram(pair, dir_.path());
+}
+
+TEST_F(MigrationTest, KillingDestinationLeavesSourceRunning)
+{
+    VmPair pair(stressed_guest(), dir_.path());
+    ASSERT_TRUE(guest_progresses(pair.source()));
+    pair.start(never_converging());
+    wait_until_transferring(pair);
+    ::kill(pair.destination().pid(), SIGKILL);
+    MigrationResult r = pair.wait(limit);
+    EXPECT_EQ(r.status, "failed");
+    EXPECT_EQ(pair.source().run_state(), "running");
+    EXPECT_TRUE(guest_progresses(pair.source()));
+}

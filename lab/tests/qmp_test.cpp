@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "lab_env.h"
+#include "miglab/temp_dir.h"
+
+#include <csignal>
+
+using namespace miglab;
+
+class QmpTest : public testing::Test {
+protected:
+    void SetUp() override
+    {
+        MIGLAB_REQUIRE_QEMU();
+        auto args = test::tcg_machine("64M");
+        args.push_back("-S");
+        vm_ = std::make_unique<QemuProcess>(test::qemu_binary(), args,
+                                            dir_.path(), "vm");
+    }
+    TempDir dir_;
+    std::unique_ptr<QemuProcess> vm_;
+};
+
+TEST_F(QmpTest, NegotiatesAndAnswers)
+{
+    EXPECT_TRUE(vm_->qmp().greeting()["QMP"].contains("version"));
+    EXPECT_EQ(vm_->run_state(), "prelaunch");
+}
+
+TEST_F(QmpTest, UnknownCommandIsAQmpError)
+{
+    try {
+        vm_->qmp().execute("no-such-command");
+        FAIL() << "expected a QMP error";
+    } catch (const QmpError &e) {
+        EXPECT_EQ(e.error_class(), "CommandNotFound");
+    }
+    EXPECT_TRUE(vm_->running());
+}
+
+TEST_F(QmpTest, BadMigrationParameterIsRefusedAndVmLives)
+{
+    EXPECT_THROW(vm_->qmp().execute("migrate-set-parameters",
+                                    {{"cpu-throttle-initial", 150}}),
+                 QmpError);
+    EXPECT_THROW(vm_->qmp().execute("migrate-set-parameters",
+                                    {{"downtime-limit", "soon"}}),
+                 QmpError);
+    EXPECT_EQ(vm_->run_state(), "prelaunch");
+}
+
+TEST_F(QmpTest, StopOnScopeExitLeavesNoProcess)
+{
+    pid_t pid = vm_->pid();
+    vm_.reset();
+    EXPECT_NE(::kill(pid, 0), 0) << "QEMU " << pid << " still exists";
+}
