@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "miglab/ram_hash.h"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -64,6 +65,15 @@ RamDigest RamDigest::of(QemuProcess &vm, const std::filesystem::path &scratch)
     }
     std::filesystem::remove(file);
     return d;
+}
+
+uint64_t RamDigest::nonzero_pages() const
+{
+    static const std::vector<unsigned char> zero(page_size, 0);
+    const uint64_t zero_hash = hash_page(zero.data());
+    return static_cast<uint64_t>(
+        std::count_if(hashes_.begin(), hashes_.end(),
+                      [&](uint64_t h) { return h != zero_hash; }));
 }
 
 std::optional<uint64_t> RamDigest::first_difference(const RamDigest &o) const

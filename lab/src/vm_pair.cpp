@@ -79,20 +79,27 @@ MigrationResult VmPair::wait(Millis limit,
     MigrationResult result;
     auto deadline = started_ + limit;
     for (;;) {
-        result.info = source_->qmp().execute("query-migrate");
+        Json info = source_->qmp().execute("query-migrate");
         if (progress) {
-            progress(result.info);
+            progress(info);
         }
-        std::string status = result.info.value("status", "");
+        std::string status = info.value("status", "");
+        // A cancelled migration reports no statistics: keep the last ones.
+        if (info.contains("ram") || status == "completed") {
+            result.info = info;
+        }
         if (status == "completed" || status == "failed" ||
             status == "cancelled") {
             result.status = status;
+            if (!result.info.contains("status")) {
+                result.info = info;
+            }
+            result.info["status"] = status;
             break;
         }
         if (std::chrono::steady_clock::now() >= deadline) {
             cancel();
             result.status = "timeout";
-            result.info = source_->qmp().execute("query-migrate");
             break;
         }
         std::this_thread::sleep_for(poll);

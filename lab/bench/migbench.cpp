@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// migbench: scenarios x binaries (stock, fork) x repetitions, alternating
+// binaries, a progress line per run; CSV, Markdown and SVG plots into
+// build/bench/<name>/.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <sys/utsname.h>
+#include <thread>
+
+#include "miglab/bench_run.h"
+#include "miglab/report.h"
+
+using namespace miglab;
+
+namespace {
+
+const char usage[] =
+    "usage: migbench [options] SCENARIO.json...\n"
+    "  --reps N        repetitions per binary (default: each scenario's)\n"
+    "  --name NAME     output directory name under --out (default: the\n"
+    "                  first scenario's name)\n"
+    "  --out DIR       parent of the output directory (default build/bench)\n"
+    "  --stock PATH    stock twin binary (default build/qemu-stock/...)\n"
+    "  --fork PATH     fork binary (default build/qemu-fork/...)\n"
+    "  --only stock|fork   run one binary only\n"
+    "  --qemu-src DIR  QEMU tree with the boot-block guest (default build/src)\n"
+    "Writes results.csv, results.md and SVG plots; prints the table.\n";
+
+struct Options {
+    std::vector<std::filesystem::path> scenarios;
+    unsigned reps = 0;
+    std::string name;
+    std::filesystem::path out = MIGLAB_TOP "/build/bench";
+    std::filesystem::path stock = MIGLAB_TOP "/build/qemu-stock/qemu-system-x86_64";
+    std::filesystem::path fork = MIGLAB_TOP "/build/qemu-fork/qemu-system-x86_64";
+    std::filesystem::path qemu_src = MIGLAB_TOP "/build/src";
+    std::string only;
+};
+
+[[noreturn]] void fail(const std::string &msg)
+{
+    std::cerr << "migbench: " << msg << "\n";
+    std::exit(2);
+}
+
+Options parse(int argc, char **argv)
+{
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                fail(a + " needs a value\n" + usage);
+            }
+            return argv[++i];
+        };
+        if (a == "-h" || a == "--help") {
+            std::cout << usage;
+            std::exit(0);
+        } else if (a == "--reps") {
+            std::string v = value();
+            try {
+                int n = std::stoi(v);
+                if (n < 1) {
+                    throw std::invalid_argument(v);
+                }
+                o.reps = static_cast<unsigned>(n);
+            } catch (const std::exception &) {
+                fail("--reps must be a positive integer, got '" + v + "'");
+            }
+        } else if (a == "--name") {
+            o.name = value();
+        } else if (a == "--out") {
+            o.out = value();
+        } else if (a == "--stock") {
+            o.stock = value();
+        } else if (a == "--fork") {
+            o.fork = value();
+        } else if (a == "--qemu-src") {
+            o.qemu_src = value();
+        } else if (a == "--only") {
+            o.only = value();
+            if (o.only != "stock" && o.only != "fork") {
+                fail("--only takes stock or fork");
+            }
+        } else if (!a.empty() && a[0] == '-') {
+            fail("unknown option " + a + "\n" + usage);
+        } else {
+            o.scenarios.emplace_back(a);
+        }
+    }
+    if (o.scenarios.empty()) {
+        fail(std::string("no scenario given\n") + usage);
+    }
+    return o;
+}
+
+std::string machine_note()
+{
+    std::ostringstream o;
+    utsname u{};
+    uname(&u);
+    o << "Machine: " << std::thread::hardware_concurrency() << " cores, "
+      << u.sysname << " " << u.release << ", /dev/kvm: "
+      << (std::filesystem::exists("/sys/module/kvm_pvm")
+              ? "kvm_pvm (software nested KVM)"
+              : std::filesystem::exists("/dev/kvm") ? "present" : "absent")
+      << ". Timings from this machine only; compare within one run.";
+    return o.str();
+}
+
+std::string version_of(const std::filesystem::path &bin)
+{
+    std::string cmd = bin.string() + " --version 2>/dev/null";
+    FILE *p = popen(cmd.c_str(), "r");
+    if (!p) {
+        return "?";
+    }
+    char buf[512] = "";
+    if (!fgets(buf, sizeof(buf), p)) {
+        buf[0] = '\0';
+    }
+    pclose(p);
+    std::string s = buf;
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
+        s.pop_back();
+    }
+    return s;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    Options o = parse(argc, argv);
+    std::vector<Scenario> scenarios;
+    try {
+        for (const auto &f : o.scenarios) {
+            scenarios.push_back(Scenario::load(f));
+        }
+    } catch (const std::exception &e) {
+        fail(e.what());
+    }
+    std::vector<Binary> binaries;
+    for (const auto &b : {Binary{"stock", o.stock}, Binary{"fork", o.fork}}) {
+        if (!o.only.empty() && o.only != b.name) {
+            continue;
+        }
+        if (!std::filesystem::exists(b.path)) {
+            fail("no " + b.name + " binary at " + b.path.string() +
+                 " (make build, or --" + b.name + " PATH)");
+        }
+        binaries.push_back(b);
+    }
+    std::string name = o.name.empty() ? scenarios.front().name : o.name;
+    auto outdir = o.out / name;
+    std::filesystem::create_directories(outdir);
+
+    unsigned total = 0;
+    for (const auto &s : scenarios) {
+        total += (o.reps ? o.reps : s.repetitions) * binaries.size();
+    }
+    for (const auto &b : binaries) {
+        std::cout << b.name << ": " << version_of(b.path) << "\n";
+    }
+    std::vector<RunResult> results;
+    unsigned done = 0;
+    for (const auto &s : scenarios) {
+        unsigned reps = o.reps ? o.reps : s.repetitions;
+        for (unsigned rep = 1; rep <= reps; ++rep) {
+            // Alternate which binary goes first, so drift hits both alike.
+            for (size_t k = 0; k < binaries.size(); ++k) {
+                const Binary &b = binaries[(k + rep) % binaries.size()];
+                ++done;
+                std::cout << "[" << done << "/" << total << "] " << s.name
+                          << " " << b.name << " rep " << rep << ": "
+                          << std::flush;
+                RunResult r = run_once(s, b, rep, o.qemu_src);
+                std::cout << r.status;
+                if (r.converged) {
+                    std::cout << " in " << r.total_time_ms / 1000.0
+                              << " s, downtime " << r.downtime_ms
+                              << " ms, syncs " << r.dirty_sync_count
+                              << ", throttle " << r.throttle_pct << "%"
+                              << (r.ram_equal ? ", RAM equal" : "");
+                }
+                if (!r.error.empty()) {
+                    std::cout << " (" << r.error << ")";
+                }
+                std::cout << std::endl;
+                results.push_back(std::move(r));
+            }
+        }
+    }
+    Report report(results);
+    report.write_csv(outdir / "results.csv");
+    std::string md = report.markdown(machine_note());
+    std::ofstream(outdir / "results.md") << md;
+    auto svgs = report.write_svgs(outdir);
+    std::cout << "\n" << md << "\nWrote " << (outdir / "results.csv").string()
+              << ", " << (outdir / "results.md").string();
+    for (const auto &f : svgs) {
+        std::cout << ", " << f.string();
+    }
+    std::cout << "\n";
+    bool integrity_ok = true;
+    for (const auto &r : results) {
+        if (r.status == "error") {
+            integrity_ok = false;
+        }
+    }
+    return integrity_ok ? 0 : 1;
+}

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "miglab/run_result.h"
+#include "miglab/scenario.h"
+
+namespace miglab {
+
+struct Binary {
+    std::string name; // "stock" or "fork"
+    std::filesystem::path path;
+};
+
+// One measured migration of a scenario's guest with one binary: baseline
+// guest throughput, the migration with throughput sampled on the source,
+// metrics from query-migrate, then the RAM-hash integrity check (a
+// mismatch makes the run an error that names the first differing page).
+// qemu_src is the QEMU tree that holds the boot-block guest.
+RunResult run_once(const Scenario &scenario, const Binary &binary,
+                   unsigned rep, const std::filesystem::path &qemu_src);
+
+} // namespace miglab

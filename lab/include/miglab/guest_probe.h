@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "miglab/qemu_process.h"
+
+namespace miglab {
+
+// How the lab sees a guest's progress, whatever the guest kind: a guest
+// that prints on its console and one that keeps counters in its memory
+// both turn into "work done so far" read from the running VM.
+class GuestProbe {
+public:
+    virtual ~GuestProbe() = default;
+    // Work units done so far (monotonic while the guest runs), or nullopt
+    // when this guest reports none.
+    virtual std::optional<double> work_done(QemuProcess &vm) = 0;
+    // A name for the unit in reports ("passes", "pages").
+    virtual std::string unit() const = 0;
+};
+
+// No progress reporting (the idle guest).
+class NoProbe : public GuestProbe {
+public:
+    std::optional<double> work_done(QemuProcess &) override { return {}; }
+    std::string unit() const override { return ""; }
+};
+
+// QEMU's boot-block guest: the byte at 1 MiB counts passes modulo 256;
+// sampled often enough, the wraps are unrolled here.
+class BootBlockProbe : public GuestProbe {
+public:
+    std::optional<double> work_done(QemuProcess &vm) override;
+    std::string unit() const override { return "passes"; }
+
+private:
+    int last_ = -1;
+    double total_ = 0;
+};
+
+} // namespace miglab

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "miglab/run_result.h"
+
+namespace miglab {
+
+// Median, minimum and maximum of some numbers.
+struct Spread {
+    double median = 0, min = 0, max = 0;
+    size_t n = 0;
+    static Spread of(std::vector<double> v);
+};
+
+// The results of a migbench run: one CSV row per run, a Markdown table of
+// medians and ranges per scenario and binary, and SVG plots.
+class Report {
+public:
+    explicit Report(std::vector<RunResult> runs) : runs_(std::move(runs)) {}
+
+    void write_csv(const std::filesystem::path &file) const;
+    std::string markdown(const std::string &machine_note) const;
+    // <dir>/<scenario>-total-time.svg and <dir>/<scenario>-throughput.svg
+    std::vector<std::filesystem::path>
+    write_svgs(const std::filesystem::path &dir) const;
+
+private:
+    std::vector<std::string> scenarios() const;
+    std::vector<const RunResult *> runs_of(const std::string &scenario,
+                                           const std::string &binary) const;
+    std::vector<RunResult> runs_;
+};
+
+} // namespace miglab

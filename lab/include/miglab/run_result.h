@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace miglab {
+
+// One guest-throughput sample: time since the run began, guest work/s.
+struct ThroughputSample {
+    double t_ms;
+    double rate;
+};
+
+// Everything one migration run measured. Optional fields are "n/a" where a
+// binary or guest cannot report them.
+struct RunResult {
+    std::string scenario;
+    std::string binary; // "stock" or "fork"
+    unsigned rep = 0;
+    std::string status; // completed, failed, cancelled, timeout, error
+    bool converged = false;
+    bool ram_equal = false;
+    std::string error;  // why a run failed, for the report
+    double total_time_ms = 0;
+    double downtime_ms = 0;
+    double setup_time_ms = 0;
+    uint64_t transferred_bytes = 0;
+    uint64_t dirty_sync_count = 0;
+    int throttle_pct = 0;
+    uint64_t nonzero_ram_bytes = 0;
+    double lower_bound_ms = 0; // non-zero RAM / bandwidth
+    std::optional<double> perf_drop_ms; // time below 50% of pre-migration
+    std::optional<double> work_lost;    // fraction of the expected work
+    std::optional<double> baseline_rate;
+    double migration_start_ms = 0, migration_end_ms = 0;
+    std::vector<ThroughputSample> timeline;
+    std::string work_unit; // what the timeline counts, per second
+
+    double efficiency() const
+    {
+        return total_time_ms > 0 ? lower_bound_ms / total_time_ms : 0;
+    }
+};
+
+// Perf-drop duration and work lost over [start, end] of a timeline, against
+// the median rate before start. Fills the optional fields of r.
+void compute_guest_impact(RunResult &r);
+
+} // namespace miglab

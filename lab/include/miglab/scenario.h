@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "miglab/vm_pair.h"
+
+namespace miglab {
+
+// A benchmark scenario, read from a JSON file:
+//
+// {
+//   "name": "demo",
+//   "description": "what it shows",
+//   "guest": {"kind": "bootblock", "memory": "512M", "smp": 1, "accel": "tcg"},
+//   "migration": {
+//     "capabilities": {"auto-converge": true},
+//     "parameters": {"max-bandwidth": 134217728, "downtime-limit": 300},
+//     "time_limit_s": 120
+//   },
+//   "repetitions": 3
+// }
+//
+// Guest kinds: "idle" (firmware only, nothing dirties memory) and
+// "bootblock" (QEMU's migration-test guest: one byte per page over
+// 1-100 MiB, every pass). Every error names the file and the field.
+struct Scenario {
+    std::string name;
+    std::string description;
+    std::string guest_kind;
+    std::string memory;
+    unsigned smp = 1;
+    std::string accel;
+    MigrationSetup setup;
+    unsigned time_limit_s = 120;
+    unsigned repetitions = 3;
+
+    static Scenario load(const std::filesystem::path &file);
+    // max-bandwidth in bytes/s (QEMU's default when not set).
+    uint64_t bandwidth() const;
+};
+
+} // namespace miglab

@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "miglab/bench_run.h"
+
+#include <chrono>
+#include <thread>
+
+#include "miglab/boot_block.h"
+#include "miglab/guest_probe.h"
+#include "miglab/ram_hash.h"
+#include "miglab/temp_dir.h"
+
+namespace miglab {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr Millis sample_period{100};
+constexpr Millis baseline_period{2000};
+
+// Samples the guest's work counter into a throughput timeline.
+class Sampler {
+public:
+    Sampler(GuestProbe &probe, RunResult &r, Clock::time_point t0)
+        : probe_(probe), r_(r), t0_(t0) {}
+    void sample(QemuProcess &vm)
+    {
+        auto work = probe_.work_done(vm);
+        double t = ms_since_start();
+        if (!work) {
+            return;
+        }
+        if (last_t_ >= 0 && t > last_t_) {
+            r_.timeline.push_back({t, (*work - last_work_) * 1000.0 /
+                                          (t - last_t_)});
+        }
+        last_t_ = t;
+        last_work_ = *work;
+    }
+    double ms_since_start() const
+    {
+        return std::chrono::duration<double, std::milli>(Clock::now() - t0_)
+            .count();
+    }
+
+private:
+    GuestProbe &probe_;
+    RunResult &r_;
+    Clock::time_point t0_;
+    double last_t_ = -1, last_work_ = 0;
+};
+
+std::vector<std::string> guest_args(const Scenario &s,
+                                    const std::filesystem::path &qemu_src,
+                                    const std::filesystem::path &dir)
+{
+    std::vector<std::string> a{"-machine", "pc", "-accel", s.accel,
+                               "-m", s.memory, "-smp", std::to_string(s.smp),
+                               "-display", "none", "-nodefaults",
+                               "-serial", "none"};
+    if (s.guest_kind == "bootblock") {
+        BootBlockGuest g(qemu_src, dir);
+        auto extra = g.args();
+        a.insert(a.end(), extra.begin(), extra.end());
+    }
+    return a;
+}
+
+std::unique_ptr<GuestProbe> probe_for(const Scenario &s)
+{
+    if (s.guest_kind == "bootblock") {
+        return std::make_unique<BootBlockProbe>();
+    }
+    return std::make_unique<NoProbe>();
+}
+
+void fill_from_info(RunResult &r, const Json &info)
+{
+    r.total_time_ms = info.value("total-time", 0.0);
+    r.downtime_ms = info.value("downtime", 0.0);
+    r.setup_time_ms = info.value("setup-time", 0.0);
+    if (info.contains("ram")) {
+        r.transferred_bytes = info["ram"].value("transferred", 0ULL);
+        r.dirty_sync_count = info["ram"].value("dirty-sync-count", 0ULL);
+    }
+}
+
+} // namespace
+
+RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
+                   const std::filesystem::path &qemu_src)
+{
+    RunResult r;
+    r.scenario = s.name;
+    r.binary = binary.name;
+    r.rep = rep;
+    TempDir dir("migbench");
+    try {
+        VmPair pair({binary.path, guest_args(s, qemu_src, dir.path())},
+                    dir.path());
+        auto probe = probe_for(s);
+        r.work_unit = probe->unit();
+        Sampler sampler(*probe, r, Clock::now());
+        auto baseline_end = Clock::now() + baseline_period;
+        while (Clock::now() < baseline_end) {
+            sampler.sample(pair.source());
+            std::this_thread::sleep_for(sample_period);
+        }
+        r.migration_start_ms = sampler.ms_since_start();
+        pair.start(s.setup);
+        MigrationResult m = pair.wait(
+            std::chrono::seconds(s.time_limit_s),
+            [&](const Json &info) {
+                if (info.value("status", "") == "active") {
+                    r.throttle_pct = info.value("cpu-throttle-percentage",
+                                                r.throttle_pct);
+                    sampler.sample(pair.source());
+                }
+            },
+            sample_period);
+        r.migration_end_ms = sampler.ms_since_start();
+        r.status = m.status;
+        r.converged = m.converged();
+        fill_from_info(r, m.info);
+        if (!r.converged) {
+            r.total_time_ms = m.wall_ms;
+            pair.source().qmp().execute("stop");
+        }
+        RamDigest src = RamDigest::of(pair.source(), dir.path());
+        r.nonzero_ram_bytes = src.nonzero_pages() * RamDigest::page_size;
+        r.lower_bound_ms = 1000.0 * static_cast<double>(r.nonzero_ram_bytes) /
+                           static_cast<double>(s.bandwidth());
+        if (r.converged) {
+            RamDigest dst = RamDigest::of(pair.destination(), dir.path());
+            auto diff = src.first_difference(dst);
+            r.ram_equal = !diff;
+            if (diff) {
+                r.status = "error";
+                r.error = "RAM differs after migration: first differing "
+                          "page at guest-physical 0x" +
+                          [&] {
+                              char buf[32];
+                              snprintf(buf, sizeof(buf), "%llx",
+                                       static_cast<unsigned long long>(*diff));
+                              return std::string(buf);
+                          }();
+            }
+        }
+        compute_guest_impact(r);
+    } catch (const std::exception &e) {
+        r.status = "error";
+        r.error = e.what();
+    }
+    return r;
+}
+
+} // namespace miglab

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "miglab/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <map>
+#include <sstream>
+
+namespace miglab {
+
+namespace {
+
+const std::vector<std::string> binaries{"stock", "fork"};
+
+std::string fmt(double v, int prec = 0)
+{
+    std::ostringstream o;
+    o << std::fixed << std::setprecision(prec) << v;
+    return o.str();
+}
+
+std::string opt(const std::optional<double> &v, int prec)
+{
+    return v ? fmt(*v, prec) : "n/a";
+}
+
+std::string spread_cell(const std::vector<const RunResult *> &runs,
+                        const std::function<std::optional<double>(
+                            const RunResult &)> &get,
+                        int prec = 0)
+{
+    std::vector<double> v;
+    for (const auto *r : runs) {
+        if (auto x = get(*r)) {
+            v.push_back(*x);
+        }
+    }
+    if (v.empty()) {
+        return "n/a";
+    }
+    Spread s = Spread::of(v);
+    if (s.n == 1) {
+        return fmt(s.median, prec);
+    }
+    return fmt(s.median, prec) + " (" + fmt(s.min, prec) + "-" +
+           fmt(s.max, prec) + ")";
+}
+
+std::string xml_escape(const std::string &s)
+{
+    std::string o;
+    for (char c : s) {
+        switch (c) {
+        case '<': o += "&lt;"; break;
+        case '>': o += "&gt;"; break;
+        case '&': o += "&amp;"; break;
+        default: o += c;
+        }
+    }
+    return o;
+}
+
+const char *colour(const std::string &binary)
+{
+    return binary == "fork" ? "#1f77b4" : "#d62728";
+}
+
+} // namespace
+
+Spread Spread::of(std::vector<double> v)
+{
+    Spread s;
+    s.n = v.size();
+    if (v.empty()) {
+        return s;
+    }
+    std::sort(v.begin(), v.end());
+    s.min = v.front();
+    s.max = v.back();
+    s.median = v.size() % 2 ? v[v.size() / 2]
+                            : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+    return s;
+}
+
+std::vector<std::string> Report::scenarios() const
+{
+    std::vector<std::string> out;
+    for (const auto &r : runs_) {
+        if (std::find(out.begin(), out.end(), r.scenario) == out.end()) {
+            out.push_back(r.scenario);
+        }
+    }
+    return out;
+}
+
+std::vector<const RunResult *> Report::runs_of(const std::string &scenario,
+                                               const std::string &binary) const
+{
+    std::vector<const RunResult *> out;
+    for (const auto &r : runs_) {
+        if (r.scenario == scenario && r.binary == binary) {
+            out.push_back(&r);
+        }
+    }
+    return out;
+}
+
+void Report::write_csv(const std::filesystem::path &file) const
+{
+    std::ofstream o(file);
+    o << "scenario,binary,rep,converged,total_time_ms,downtime_ms,"
+         "transferred_bytes,perf_drop_ms,work_lost,lower_bound_ms,"
+         "setup_time_ms,dirty_sync_count,throttle_pct,efficiency,"
+         "ram_equal,status\n";
+    for (const auto &r : runs_) {
+        o << r.scenario << ',' << r.binary << ',' << r.rep << ','
+          << (r.converged ? "yes" : "no") << ',' << fmt(r.total_time_ms) << ','
+          << fmt(r.downtime_ms) << ',' << r.transferred_bytes << ','
+          << opt(r.perf_drop_ms, 0) << ',' << opt(r.work_lost, 3) << ','
+          << fmt(r.lower_bound_ms) << ',' << fmt(r.setup_time_ms) << ','
+          << r.dirty_sync_count << ',' << r.throttle_pct << ','
+          << fmt(r.efficiency(), 3) << ',' << (r.ram_equal ? "yes" : "no")
+          << ',' << r.status << '\n';
+    }
+}
+
+std::string Report::markdown(const std::string &machine_note) const
+{
+    std::ostringstream o;
+    for (const auto &sc : scenarios()) {
+        o << "### " << sc << "\n\n"
+          << "| binary | converged | total time ms | downtime ms | "
+             "transferred MiB | dirty syncs | final throttle % | "
+             "perf drop ms | work lost | lower bound ms | efficiency |\n"
+          << "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | "
+             "--- |\n";
+        std::map<std::string, double> median_total;
+        for (const auto &b : binaries) {
+            auto runs = runs_of(sc, b);
+            if (runs.empty()) {
+                continue;
+            }
+            size_t conv = std::count_if(runs.begin(), runs.end(),
+                                        [](auto *r) { return r->converged; });
+            o << "| " << b << " | " << conv << "/" << runs.size() << " | "
+              << spread_cell(runs, [](auto &r) { return r.total_time_ms; })
+              << " | "
+              << spread_cell(runs, [](auto &r) -> std::optional<double> {
+                     if (!r.converged) {
+                         return std::nullopt;
+                     }
+                     return r.downtime_ms;
+                 })
+              << " | "
+              << spread_cell(runs, [](auto &r) {
+                     return r.transferred_bytes / 1048576.0;
+                 })
+              << " | "
+              << spread_cell(runs, [](auto &r) {
+                     return static_cast<double>(r.dirty_sync_count);
+                 })
+              << " | "
+              << spread_cell(runs, [](auto &r) {
+                     return static_cast<double>(r.throttle_pct);
+                 })
+              << " | "
+              << spread_cell(runs, [](auto &r) { return r.perf_drop_ms; })
+              << " | "
+              << spread_cell(runs, [](auto &r) { return r.work_lost; }, 3)
+              << " | "
+              << spread_cell(runs, [](auto &r) { return r.lower_bound_ms; })
+              << " | "
+              << spread_cell(runs, [](auto &r) { return r.efficiency(); }, 3)
+              << " |\n";
+            std::vector<double> t;
+            for (auto *r : runs) {
+                t.push_back(r->total_time_ms);
+            }
+            median_total[b] = Spread::of(t).median;
+        }
+        if (median_total.count("stock") && median_total.count("fork") &&
+            median_total["stock"] > 0) {
+            o << "\nfork/stock median total time: "
+              << fmt(median_total["fork"] / median_total["stock"], 2) << "\n";
+        }
+        for (const auto &r : runs_) {
+            if (r.scenario == sc && !r.error.empty()) {
+                o << "\n- " << r.binary << " rep " << r.rep << ": "
+                  << r.error << "\n";
+            }
+        }
+        o << "\n";
+    }
+    o << machine_note << "\n";
+    return o.str();
+}
+
+std::vector<std::filesystem::path>
+Report::write_svgs(const std::filesystem::path &dir) const
+{
+    std::vector<std::filesystem::path> out;
+    const double W = 640, H = 360, L = 70, R = 20, T = 40, B = 50;
+    for (const auto &sc : scenarios()) {
+        // Total time per binary: one dot per run, a bar at the median.
+        {
+            double ymax = 1;
+            for (const auto &r : runs_) {
+                if (r.scenario == sc) {
+                    ymax = std::max(ymax, r.total_time_ms / 1000.0);
+                }
+            }
+            ymax *= 1.15;
+            std::ostringstream s;
+            s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W
+              << "' height='" << H << "' font-family='sans-serif' "
+                 "font-size='13'>\n<rect width='100%' height='100%' "
+                 "fill='white'/>\n<text x='" << W / 2 << "' y='22' "
+                 "text-anchor='middle' font-size='15'>" << xml_escape(sc)
+              << ": total migration time (s), each run and median</text>\n";
+            auto y = [&](double v) { return T + (H - T - B) * (1 - v / ymax); };
+            for (int i = 0; i <= 4; ++i) {
+                double v = ymax * i / 4;
+                s << "<line x1='" << L << "' x2='" << W - R << "' y1='" << y(v)
+                  << "' y2='" << y(v) << "' stroke='#ddd'/>\n<text x='"
+                  << L - 8 << "' y='" << y(v) + 4 << "' text-anchor='end'>"
+                  << fmt(v, 1) << "</text>\n";
+            }
+            for (size_t bi = 0; bi < binaries.size(); ++bi) {
+                auto runs = runs_of(sc, binaries[bi]);
+                double cx = L + (W - L - R) * (bi + 0.5) / binaries.size();
+                std::vector<double> t;
+                for (size_t k = 0; k < runs.size(); ++k) {
+                    double v = runs[k]->total_time_ms / 1000.0;
+                    t.push_back(v);
+                    s << "<circle cx='" << cx - 30 + 60.0 * (k + 0.5) /
+                                                   std::max<size_t>(1, runs.size())
+                      << "' cy='" << y(v) << "' r='5' fill='"
+                      << colour(binaries[bi]) << "' fill-opacity='"
+                      << (runs[k]->converged ? "0.8" : "0.25") << "'/>\n";
+                }
+                if (!t.empty()) {
+                    double m = Spread::of(t).median;
+                    s << "<line x1='" << cx - 45 << "' x2='" << cx + 45
+                      << "' y1='" << y(m) << "' y2='" << y(m)
+                      << "' stroke='black' stroke-width='2'/>\n<text x='"
+                      << cx + 50 << "' y='" << y(m) + 4 << "'>" << fmt(m, 1)
+                      << " s</text>\n";
+                }
+                s << "<text x='" << cx << "' y='" << H - B + 20
+                  << "' text-anchor='middle'>" << binaries[bi] << " ("
+                  << runs.size() << " runs)</text>\n";
+            }
+            s << "<text x='" << L << "' y='" << H - 8 << "' fill='#555' "
+                 "font-size='11'>faded dots: did not converge within the "
+                 "time limit</text>\n</svg>\n";
+            auto f = dir / (sc + "-total-time.svg");
+            std::ofstream(f) << s.str();
+            out.push_back(f);
+        }
+        // Guest throughput over time for each binary's median run, with the
+        // migration window shaded.
+        {
+            std::vector<const RunResult *> pick;
+            double tmax = 1, rmax = 1;
+            for (const auto &b : binaries) {
+                auto runs = runs_of(sc, b);
+                if (runs.empty()) {
+                    continue;
+                }
+                std::sort(runs.begin(), runs.end(), [](auto *a, auto *c) {
+                    return a->total_time_ms < c->total_time_ms;
+                });
+                const RunResult *m = runs[runs.size() / 2];
+                if (m->timeline.empty()) {
+                    continue;
+                }
+                pick.push_back(m);
+                for (const auto &p : m->timeline) {
+                    tmax = std::max(tmax, p.t_ms / 1000.0);
+                    rmax = std::max(rmax, p.rate);
+                }
+            }
+            if (pick.empty()) {
+                continue;
+            }
+            rmax *= 1.15;
+            std::ostringstream s;
+            auto x = [&](double t) { return L + (W - L - R) * t / tmax; };
+            auto y = [&](double v) { return T + (H - T - B) * (1 - v / rmax); };
+            s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W
+              << "' height='" << H << "' font-family='sans-serif' "
+                 "font-size='13'>\n<rect width='100%' height='100%' "
+                 "fill='white'/>\n<text x='" << W / 2 << "' y='22' "
+                 "text-anchor='middle' font-size='15'>" << xml_escape(sc)
+              << ": guest throughput (" << xml_escape(pick.front()->work_unit)
+              << "/s), median run</text>\n";
+            for (const auto *r : pick) {
+                s << "<rect x='" << x(r->migration_start_ms / 1000.0)
+                  << "' y='" << T << "' width='"
+                  << x(r->migration_end_ms / 1000.0) -
+                         x(r->migration_start_ms / 1000.0)
+                  << "' height='" << H - T - B << "' fill='"
+                  << colour(r->binary) << "' fill-opacity='0.08'/>\n";
+            }
+            for (int i = 0; i <= 4; ++i) {
+                double v = rmax * i / 4;
+                s << "<line x1='" << L << "' x2='" << W - R << "' y1='" << y(v)
+                  << "' y2='" << y(v) << "' stroke='#ddd'/>\n<text x='"
+                  << L - 8 << "' y='" << y(v) + 4 << "' text-anchor='end'>"
+                  << fmt(v, 0) << "</text>\n";
+            }
+            for (int i = 0; i <= 5; ++i) {
+                double t = tmax * i / 5;
+                s << "<text x='" << x(t) << "' y='" << H - B + 18
+                  << "' text-anchor='middle'>" << fmt(t, 1) << "</text>\n";
+            }
+            s << "<text x='" << (L + W - R) / 2 << "' y='" << H - B + 36
+              << "' text-anchor='middle'>seconds since the guest was "
+                 "sampled first (shaded: migration)</text>\n";
+            int legend = 0;
+            for (const auto *r : pick) {
+                s << "<polyline fill='none' stroke='" << colour(r->binary)
+                  << "' stroke-width='1.5' points='";
+                for (const auto &p : r->timeline) {
+                    s << x(p.t_ms / 1000.0) << ',' << y(p.rate) << ' ';
+                }
+                s << "'/>\n<text x='" << W - R - 150 << "' y='"
+                  << T + 16 + 16 * legend++ << "' fill='" << colour(r->binary)
+                  << "'>" << r->binary << " (rep " << r->rep << ")</text>\n";
+            }
+            s << "</svg>\n";
+            auto f = dir / (sc + "-throughput.svg");
+            std::ofstream(f) << s.str();
+            out.push_back(f);
+        }
+    }
+    return out;
+}
+
+} // namespace miglab

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "miglab/scenario.h"
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <stdexcept>
+
+namespace miglab {
+
+namespace {
+
+class ScenarioError : public std::runtime_error {
+public:
+    ScenarioError(const std::filesystem::path &file, const std::string &what)
+        : std::runtime_error("scenario " + file.string() + ": " + what) {}
+};
+
+void only_keys(const std::filesystem::path &file, const Json &obj,
+               const std::string &where, const std::set<std::string> &keys)
+{
+    for (const auto &[k, v] : obj.items()) {
+        if (!keys.count(k)) {
+            throw ScenarioError(file, "unknown field '" + where + k + "'");
+        }
+    }
+}
+
+template <typename T>
+T get(const std::filesystem::path &file, const Json &obj,
+      const std::string &key, const std::string &where, T fallback)
+{
+    if (!obj.contains(key)) {
+        return fallback;
+    }
+    try {
+        return obj.at(key).get<T>();
+    } catch (const Json::exception &) {
+        throw ScenarioError(file, "'" + where + key + "' has the wrong type: " +
+                                      obj.at(key).dump());
+    }
+}
+
+} // namespace
+
+Scenario Scenario::load(const std::filesystem::path &file)
+{
+    std::ifstream in(file);
+    if (!in) {
+        throw ScenarioError(file, "cannot be read");
+    }
+    Json j;
+    try {
+        j = Json::parse(in);
+    } catch (const Json::parse_error &e) {
+        throw ScenarioError(file, std::string("is not valid JSON: ") + e.what());
+    }
+    if (!j.is_object()) {
+        throw ScenarioError(file, "must be a JSON object");
+    }
+    only_keys(file, j, "", {"name", "description", "guest", "migration",
+                            "repetitions"});
+    Scenario s;
+    s.name = get<std::string>(file, j, "name", "", "");
+    if (!std::regex_match(s.name, std::regex("[A-Za-z0-9_.-]+"))) {
+        throw ScenarioError(file, "'name' must be a non-empty word "
+                                  "([A-Za-z0-9_.-]), got '" + s.name + "'");
+    }
+    s.description = get<std::string>(file, j, "description", "", "");
+    int reps = get<int>(file, j, "repetitions", "", 3);
+    if (reps < 1 || reps > 1000) {
+        throw ScenarioError(file, "'repetitions' must be 1..1000, got " +
+                                      std::to_string(reps));
+    }
+    s.repetitions = static_cast<unsigned>(reps);
+
+    Json guest = get<Json>(file, j, "guest", "", Json::object());
+    only_keys(file, guest, "guest.", {"kind", "memory", "smp", "accel"});
+    s.guest_kind = get<std::string>(file, guest, "kind", "guest.", "idle");
+    if (s.guest_kind != "idle" && s.guest_kind != "bootblock") {
+        throw ScenarioError(file, "'guest.kind' must be \"idle\" or "
+                                  "\"bootblock\", got \"" + s.guest_kind + "\"");
+    }
+    s.memory = get<std::string>(file, guest, "memory", "guest.", "512M");
+    if (!std::regex_match(s.memory, std::regex("[0-9]+[MG]"))) {
+        throw ScenarioError(file, "'guest.memory' must look like 512M or 2G, "
+                                  "got \"" + s.memory + "\"");
+    }
+    int smp = get<int>(file, guest, "smp", "guest.", 1);
+    if (smp < 1 || smp > 64) {
+        throw ScenarioError(file, "'guest.smp' must be 1..64");
+    }
+    s.smp = static_cast<unsigned>(smp);
+    s.accel = get<std::string>(file, guest, "accel", "guest.", "tcg");
+    if (s.accel != "tcg" && s.accel.rfind("kvm", 0) != 0) {
+        throw ScenarioError(file, "'guest.accel' must be tcg or kvm[,...]");
+    }
+
+    Json mig = get<Json>(file, j, "migration", "", Json::object());
+    only_keys(file, mig, "migration.", {"capabilities", "parameters",
+                                        "both_sides_parameters",
+                                        "time_limit_s"});
+    const Json caps = get<Json>(file, mig, "capabilities", "migration.",
+                                Json::object());
+    if (!caps.is_object()) {
+        throw ScenarioError(file, "'migration.capabilities' must be an object");
+    }
+    for (const auto &[cap, on] : caps.items()) {
+        if (!on.is_boolean()) {
+            throw ScenarioError(file, "'migration.capabilities." + cap +
+                                          "' must be true or false");
+        }
+        s.setup.capabilities.emplace_back(cap, on.get<bool>());
+    }
+    s.setup.parameters = get<Json>(file, mig, "parameters", "migration.",
+                                   Json::object());
+    s.setup.both_sides_parameters =
+        get<Json>(file, mig, "both_sides_parameters", "migration.",
+                  Json::object());
+    if (!s.setup.parameters.is_object() ||
+        !s.setup.both_sides_parameters.is_object()) {
+        throw ScenarioError(file, "migration parameters must be objects");
+    }
+    int limit = get<int>(file, mig, "time_limit_s", "migration.", 120);
+    if (limit < 1) {
+        throw ScenarioError(file, "'migration.time_limit_s' must be positive");
+    }
+    s.time_limit_s = static_cast<unsigned>(limit);
+    return s;
+}
+
+uint64_t Scenario::bandwidth() const
+{
+    return setup.parameters.value("max-bandwidth", 128ULL << 20);
+}
+
+} // namespace miglab

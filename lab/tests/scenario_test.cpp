@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "miglab/scenario.h"
+#include "miglab/temp_dir.h"
+
+using namespace miglab;
+
+namespace {
+
+class ScenarioTest : public testing::Test {
+protected:
+    std::filesystem::path write(const std::string &text)
+    {
+        auto f = dir_.path() / "s.json";
+        std::ofstream(f) << text;
+        return f;
+    }
+    // The error message Scenario::load gives for text.
+    std::string error_for(const std::string &text)
+    {
+        try {
+            Scenario::load(write(text));
+        } catch (const std::runtime_error &e) {
+            return e.what();
+        }
+        return "";
+    }
+    TempDir dir_;
+};
+
+} // namespace
+
+TEST_F(ScenarioTest, ReadsAFullScenario)
+{
+    Scenario s = Scenario::load(write(R"({
+        "name": "demo", "repetitions": 5,
+        "guest": {"kind": "bootblock", "memory": "1G", "smp": 2, "accel": "tcg"},
+        "migration": {"capabilities": {"auto-converge": true},
+                      "parameters": {"max-bandwidth": 1000, "downtime-limit": 300},
+                      "time_limit_s": 60}})"));
+    EXPECT_EQ(s.name, "demo");
+    EXPECT_EQ(s.repetitions, 5u);
+    EXPECT_EQ(s.memory, "1G");
+    EXPECT_EQ(s.smp, 2u);
+    EXPECT_EQ(s.bandwidth(), 1000u);
+    ASSERT_EQ(s.setup.capabilities.size(), 1u);
+    EXPECT_EQ(s.setup.capabilities[0].first, "auto-converge");
+    EXPECT_EQ(s.time_limit_s, 60u);
+}
+
+TEST_F(ScenarioTest, BadFilesGiveErrorsThatNameTheField)
+{
+    EXPECT_NE(error_for("{ not json").find("is not valid JSON"),
+              std::string::npos);
+    EXPECT_NE(error_for(R"({"name": "x", "repetitions": 0})")
+                  .find("'repetitions' must be 1..1000"),
+              std::string::npos);
+    EXPECT_NE(error_for(R"({"name": "x", "guest": {"kind": "windows"}})")
+                  .find("'guest.kind'"),
+              std::string::npos);
+    EXPECT_NE(error_for(R"({"name": "x", "guest": {"memory": "lots"}})")
+                  .find("'guest.memory'"),
+              std::string::npos);
+    EXPECT_NE(error_for(R"({"name": "x", "colour": "blue"})")
+                  .find("unknown field 'colour'"),
+              std::string::npos);
+    EXPECT_NE(error_for(R"({"name": "x", "migration": {"capabilities": {"auto-converge": "yes"}}})")
+                  .find("'migration.capabilities.auto-converge'"),
+              std::string::npos);
+    EXPECT_NE(error_for(R"({"name": ""})").find("'name'"), std::string::npos);
+}
+
+TEST_F(ScenarioTest, MissingFileIsAnError)
+{
+    EXPECT_THROW(Scenario::load(dir_.path() / "nope.json"), std::runtime_error);
+}
