@@ -38,6 +38,7 @@ struct Options {
     std::filesystem::path stock = MIGLAB_TOP "/build/qemu-stock/qemu-system-x86_64";
     std::filesystem::path fork = MIGLAB_TOP "/build/qemu-fork/qemu-system-x86_64";
     std::filesystem::path qemu_src = MIGLAB_TOP "/build/src";
+    std::filesystem::path guest_dir = MIGLAB_TOP "/build/guest";
     std::string only;
 };
 
@@ -179,7 +180,7 @@ int main(int argc, char **argv)
                 std::cout << "[" << done << "/" << total << "] " << s.name
                           << " " << b.name << " rep " << rep << ": "
                           << std::flush;
-                RunResult r = run_once(s, b, rep, o.qemu_src);
+                RunResult r = run_once(s, b, rep, {o.qemu_src, o.guest_dir});
                 std::cout << r.status;
                 if (r.converged) {
                     std::cout << " in " << r.total_time_ms / 1000.0

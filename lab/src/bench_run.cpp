@@ -49,26 +49,65 @@ private:
     double last_t_ = -1, last_work_ = 0;
 };
 
-std::vector<std::string> guest_args(const Scenario &s,
-                                    const std::filesystem::path &qemu_src,
+std::vector<std::string> guest_args(const Scenario &s, const LabPaths &paths,
                                     const std::filesystem::path &dir)
 {
     std::vector<std::string> a{"-machine", "pc", "-accel", s.accel,
                                "-m", s.memory, "-smp", std::to_string(s.smp),
-                               "-display", "none", "-nodefaults",
-                               "-serial", "none"};
+                               "-display", "none", "-nodefaults"};
     if (s.guest_kind == "bootblock") {
-        BootBlockGuest g(qemu_src, dir);
+        BootBlockGuest g(paths.qemu_src, dir);
         auto extra = g.args();
         a.insert(a.end(), extra.begin(), extra.end());
+    } else if (s.guest_kind == "linux") {
+        for (const char *f : {"vmlinuz", "initrd.img"}) {
+            if (!std::filesystem::exists(paths.guest_dir / f)) {
+                throw std::runtime_error("no " + (paths.guest_dir / f).string() +
+                                         ": run tools/build-guest");
+            }
+        }
+        std::string append = "console=ttyS0 quiet panic=-1";
+        for (const auto &[k, v] : s.stress.items()) {
+            append += " miglab_" + k + "=" +
+                      (v.is_boolean() ? std::string(v.get<bool>() ? "1" : "0")
+                                      : std::to_string(v.get<uint64_t>()));
+        }
+        a.insert(a.end(), {"-kernel", (paths.guest_dir / "vmlinuz").string(),
+                           "-initrd", (paths.guest_dir / "initrd.img").string(),
+                           "-append", append});
     }
     return a;
+}
+
+// Waits until the guest reports work and that work grows.
+void wait_for_guest(GuestProbe &probe, QemuProcess &vm)
+{
+    if (probe.unit().empty()) {
+        return;
+    }
+    auto deadline = Clock::now() + std::chrono::seconds(300);
+    std::optional<double> first;
+    while (Clock::now() < deadline) {
+        auto w = probe.work_done(vm);
+        if (w && first && *w > *first) {
+            return;
+        }
+        if (w && !first) {
+            first = w;
+        }
+        std::this_thread::sleep_for(sample_period);
+    }
+    throw std::runtime_error("the guest reported no progress within 300 s "
+                             "(serial log: " + vm.serial_path().string() + ")");
 }
 
 std::unique_ptr<GuestProbe> probe_for(const Scenario &s)
 {
     if (s.guest_kind == "bootblock") {
         return std::make_unique<BootBlockProbe>();
+    }
+    if (s.guest_kind == "linux") {
+        return std::make_unique<StressConsoleProbe>();
     }
     return std::make_unique<NoProbe>();
 }
@@ -87,7 +126,7 @@ void fill_from_info(RunResult &r, const Json &info)
 } // namespace
 
 RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
-                   const std::filesystem::path &qemu_src)
+                   const LabPaths &paths)
 {
     RunResult r;
     r.scenario = s.name;
@@ -95,10 +134,11 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
     r.rep = rep;
     TempDir dir("migbench");
     try {
-        VmPair pair({binary.path, guest_args(s, qemu_src, dir.path())},
+        VmPair pair({binary.path, guest_args(s, paths, dir.path())},
                     dir.path());
         auto probe = probe_for(s);
         r.work_unit = probe->unit();
+        wait_for_guest(*probe, pair.source());
         Sampler sampler(*probe, r, Clock::now());
         auto baseline_end = Clock::now() + baseline_period;
         while (Clock::now() < baseline_end) {

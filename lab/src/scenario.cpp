@@ -75,11 +75,30 @@ Scenario Scenario::load(const std::filesystem::path &file)
     s.repetitions = static_cast<unsigned>(reps);
 
     Json guest = get<Json>(file, j, "guest", "", Json::object());
-    only_keys(file, guest, "guest.", {"kind", "memory", "smp", "accel"});
+    only_keys(file, guest, "guest.",
+              {"kind", "memory", "smp", "accel", "stress"});
     s.guest_kind = get<std::string>(file, guest, "kind", "guest.", "idle");
-    if (s.guest_kind != "idle" && s.guest_kind != "bootblock") {
-        throw ScenarioError(file, "'guest.kind' must be \"idle\" or "
-                                  "\"bootblock\", got \"" + s.guest_kind + "\"");
+    if (s.guest_kind != "idle" && s.guest_kind != "bootblock" &&
+        s.guest_kind != "linux") {
+        throw ScenarioError(file, "'guest.kind' must be \"idle\", "
+                                  "\"bootblock\" or \"linux\", got \"" +
+                                      s.guest_kind + "\"");
+    }
+    s.stress = get<Json>(file, guest, "stress", "guest.", Json::object());
+    if (!s.stress.is_object()) {
+        throw ScenarioError(file, "'guest.stress' must be an object");
+    }
+    only_keys(file, s.stress, "guest.stress.",
+              {"mem_mib", "writers", "rate", "hot_pct", "hot_share", "reader"});
+    for (const auto &[k, v] : s.stress.items()) {
+        if (!v.is_number_unsigned() && !v.is_boolean()) {
+            throw ScenarioError(file, "'guest.stress." + k +
+                                          "' must be a non-negative integer");
+        }
+    }
+    if (!s.stress.empty() && s.guest_kind != "linux") {
+        throw ScenarioError(file, "'guest.stress' applies to the linux guest "
+                                  "only");
     }
     s.memory = get<std::string>(file, guest, "memory", "guest.", "512M");
     if (!std::regex_match(s.memory, std::regex("[0-9]+[MG]"))) {
@@ -92,8 +111,9 @@ Scenario Scenario::load(const std::filesystem::path &file)
     }
     s.smp = static_cast<unsigned>(smp);
     s.accel = get<std::string>(file, guest, "accel", "guest.", "tcg");
-    if (s.accel != "tcg" && s.accel.rfind("kvm", 0) != 0) {
-        throw ScenarioError(file, "'guest.accel' must be tcg or kvm[,...]");
+    if (s.accel.rfind("tcg", 0) != 0 && s.accel.rfind("kvm", 0) != 0) {
+        throw ScenarioError(file, "'guest.accel' must be tcg[,...] or "
+                                  "kvm[,...], got \"" + s.accel + "\"");
     }
 
     Json mig = get<Json>(file, j, "migration", "", Json::object());

@@ -21,6 +21,12 @@ std::unique_ptr<QemuProcess> VmPair::start_vm(const std::string &name,
         args.insert(args.end(), {"-incoming", "defer", "-S"});
         n += "-" + std::to_string(generation_++);
     }
+    // Each VM's serial console goes to its own file (QemuProcess::serial_path).
+    args.insert(args.end(),
+                {"-chardev",
+                 "file,id=miglab-serial,path=" +
+                     (workdir_ / (n + ".serial")).string(),
+                 "-serial", "chardev:miglab-serial"});
     return std::make_unique<QemuProcess>(spec_.binary, args, workdir_, n);
 }
 

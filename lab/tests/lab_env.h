@@ -32,7 +32,7 @@ inline std::filesystem::path qemu_source()
 inline std::vector<std::string> tcg_machine(const std::string &memory)
 {
     return {"-machine", "pc", "-accel", "tcg", "-m", memory,
-            "-display", "none", "-nodefaults", "-serial", "none"};
+            "-display", "none", "-nodefaults"};
 }
 
 // The byte the boot-block guest increments on every pass, at 1 MiB.

@@ -18,8 +18,12 @@ struct Binary {
 // guest throughput, the migration with throughput sampled on the source,
 // metrics from query-migrate, then the RAM-hash integrity check (a
 // mismatch makes the run an error that names the first differing page).
-// qemu_src is the QEMU tree that holds the boot-block guest.
+struct LabPaths {
+    std::filesystem::path qemu_src;  // QEMU tree (the boot-block guest)
+    std::filesystem::path guest_dir; // vmlinuz, initrd.img (tools/build-guest)
+};
+
 RunResult run_once(const Scenario &scenario, const Binary &binary,
-                   unsigned rep, const std::filesystem::path &qemu_src);
+                   unsigned rep, const LabPaths &paths);
 
 } // namespace miglab

@@ -42,4 +42,23 @@ private:
     double total_ = 0;
 };
 
+// The lab's Linux guest: miglab-stress prints
+// "MIGLAB t_ms=.. written=.. read=.. worst_pass_us=.." every 100 ms on the
+// serial console; work is pages written, read from the console file.
+class StressConsoleProbe : public GuestProbe {
+public:
+    std::optional<double> work_done(QemuProcess &vm) override;
+    std::string unit() const override { return "pages written"; }
+    // Pages read by the reader thread, and the worst pass seen so far (us).
+    double pages_read() const { return read_; }
+    double worst_pass_us() const { return worst_pass_us_; }
+
+private:
+    std::string pending_;
+    long long offset_ = 0;
+    std::optional<double> written_;
+    double read_ = 0;
+    double worst_pass_us_ = 0;
+};
+
 } // namespace miglab

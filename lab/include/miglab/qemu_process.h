@@ -28,6 +28,11 @@ public:
     pid_t pid() const { return pid_; }
     const std::string &name() const { return name_; }
     const std::filesystem::path &log_path() const { return log_; }
+    // The guest's serial console, as VmPair connects it.
+    std::filesystem::path serial_path() const
+    {
+        return log_.parent_path() / (name_ + ".serial");
+    }
     // The last bytes of QEMU's stdout/stderr, for error messages.
     std::string log_tail(size_t bytes = 2000) const;
 

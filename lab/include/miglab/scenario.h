@@ -23,9 +23,12 @@ namespace miglab {
 //   "repetitions": 3
 // }
 //
-// Guest kinds: "idle" (firmware only, nothing dirties memory) and
+// Guest kinds: "idle" (firmware only, nothing dirties memory),
 // "bootblock" (QEMU's migration-test guest: one byte per page over
-// 1-100 MiB, every pass). Every error names the file and the field.
+// 1-100 MiB, every pass) and "linux" (Debian's kernel with miglab-stress
+// as /init; "guest.stress" sets it: mem_mib, writers, rate, hot_pct,
+// hot_share, reader; see lab/guest/stress.cpp). Every error names the
+// file and the field.
 struct Scenario {
     std::string name;
     std::string description;
@@ -33,6 +36,7 @@ struct Scenario {
     std::string memory;
     unsigned smp = 1;
     std::string accel;
+    Json stress = Json::object(); // linux guest: miglab_<key>=<value>
     MigrationSetup setup;
     unsigned time_limit_s = 120;
     unsigned repetitions = 3;

@@ -13,8 +13,8 @@
 namespace miglab {
 
 // What to run on both sides: the binary and the guest's command line
-// (machine, accelerator, memory, devices). The pair adds QMP, -incoming
-// defer and -S for the destination.
+// (machine, accelerator, memory, devices). The pair adds QMP, a serial
+// console file per VM, and -incoming defer -S for the destination.
 struct VmSpec {
     std::filesystem::path binary;
     std::vector<std::string> args;

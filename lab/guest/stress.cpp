@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// miglab-stress: /init of the lab's Linux guest, linked statically.
+//
+// Loads the modules in /modules (in file-name order), then dirties memory:
+// writer threads over a working set (uniform random pages, or a hot set
+// taking most writes), each optionally held to a pages/s rate, and an
+// optional reader thread. Every 100 ms it prints one line on the console:
+//
+//   MIGLAB t_ms=<ms since start> written=<pages> read=<pages> worst_pass_us=<us>
+//
+// written/read are totals since start; worst_pass_us is the slowest
+// "pass" (working-set-size page writes by one writer) finished since the
+// previous line, 0 if none. The lab turns these into throughput.
+//
+// Settings come from /proc/cmdline as miglab_<key>=<value> (no dots: the
+// kernel takes dotted words as module parameters):
+//   miglab_mem_mib   working set, MiB (default 256)
+//   miglab_writers   writer threads (default: number of CPUs)
+//   miglab_rate      pages/s per writer, 0 = as fast as possible (default 0)
+//   miglab_hot_pct   size of the hot set, % of the working set (0 = uniform)
+//   miglab_hot_share % of writes that go to the hot set (default 90)
+//   miglab_reader    1 = also run a reader thread (default 0)
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
+#include <map>
+#include <string>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t page = 4096;
+
+struct Settings {
+    size_t mem_mib = 256;
+    unsigned writers = 0;
+    uint64_t rate = 0;
+    unsigned hot_pct = 0;
+    unsigned hot_share = 90;
+    bool reader = false;
+};
+
+std::map<std::string, std::string> cmdline_settings()
+{
+    std::map<std::string, std::string> kv;
+    FILE *f = std::fopen("/proc/cmdline", "r");
+    if (!f) {
+        return kv;
+    }
+    char buf[4096] = "";
+    size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+    std::fclose(f);
+    buf[n] = '\0';
+    char *save = nullptr;
+    for (char *w = strtok_r(buf, " \n", &save); w; w = strtok_r(nullptr, " \n", &save)) {
+        std::string word = w;
+        auto eq = word.find('=');
+        if (word.rfind("miglab_", 0) == 0 && eq != std::string::npos) {
+            kv[word.substr(7, eq - 7)] = word.substr(eq + 1);
+        }
+    }
+    return kv;
+}
+
+Settings read_settings()
+{
+    Settings s;
+    s.writers = std::max(1u, std::thread::hardware_concurrency());
+    for (const auto &[k, v] : cmdline_settings()) {
+        uint64_t x = std::strtoull(v.c_str(), nullptr, 10);
+        if (k == "mem_mib") {
+            s.mem_mib = std::max<uint64_t>(1, x);
+        } else if (k == "writers") {
+            s.writers = static_cast<unsigned>(x);
+        } else if (k == "rate") {
+            s.rate = x;
+        } else if (k == "hot_pct") {
+            s.hot_pct = static_cast<unsigned>(std::min<uint64_t>(x, 100));
+        } else if (k == "hot_share") {
+            s.hot_share = static_cast<unsigned>(std::min<uint64_t>(x, 100));
+        } else if (k == "reader") {
+            s.reader = x != 0;
+        } else {
+            std::printf("MIGLAB warning: unknown setting miglab_%s\n", k.c_str());
+        }
+    }
+    return s;
+}
+
+void load_modules()
+{
+    DIR *d = opendir("/modules");
+    if (!d) {
+        return;
+    }
+    std::vector<std::string> names;
+    while (dirent *e = readdir(d)) {
+        if (std::strstr(e->d_name, ".ko")) {
+            names.push_back(e->d_name);
+        }
+    }
+    closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const auto &n : names) {
+        std::string path = "/modules/" + n;
+        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        long r = fd < 0 ? -1 : syscall(SYS_finit_module, fd, "", 0);
+        std::printf("MIGLAB module %s: %s\n", n.c_str(),
+                    r == 0 || errno == EEXIST ? "loaded" : std::strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
+}
+
+struct Shared {
+    std::atomic<uint64_t> written{0};
+    std::atomic<uint64_t> read{0};
+    std::atomic<uint64_t> worst_pass_us{0};
+};
+
+uint64_t xorshift(uint64_t &s)
+{
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+}
+
+void writer(unsigned id, unsigned char *mem, size_t pages, const Settings &st,
+            Shared &sh)
+{
+    uint64_t seed = 0x9e3779b97f4a7c15ULL * (id + 1);
+    size_t hot = st.hot_pct ? std::max<size_t>(1, pages * st.hot_pct / 100) : 0;
+    uint64_t stamp = id + 1;
+    const size_t batch = 64;
+    auto pass_start = Clock::now();
+    size_t in_pass = 0;
+    auto next = Clock::now();
+    for (;;) {
+        for (size_t i = 0; i < batch; ++i) {
+            uint64_t r = xorshift(seed);
+            size_t p;
+            if (hot && r % 100 < st.hot_share) {
+                p = (r >> 8) % hot;
+            } else if (hot) {
+                p = hot + (r >> 8) % std::max<size_t>(1, pages - hot);
+            } else {
+                p = (r >> 8) % pages;
+            }
+            std::memcpy(mem + p * page + (id % 64) * 8, &stamp, 8);
+            ++stamp;
+        }
+        sh.written.fetch_add(batch, std::memory_order_relaxed);
+        in_pass += batch;
+        if (in_pass >= pages) {
+            auto now = Clock::now();
+            uint64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
+                              now - pass_start).count();
+            uint64_t prev = sh.worst_pass_us.load(std::memory_order_relaxed);
+            while (us > prev &&
+                   !sh.worst_pass_us.compare_exchange_weak(prev, us)) {
+            }
+            pass_start = now;
+            in_pass = 0;
+        }
+        if (st.rate) {
+            next += std::chrono::nanoseconds(1000000000ULL * batch / st.rate);
+            std::this_thread::sleep_until(next);
+        }
+    }
+}
+
+void reader(const unsigned char *mem, size_t pages, Shared &sh)
+{
+    volatile uint64_t sink = 0;
+    for (;;) {
+        for (size_t p = 0; p < pages; p += 64) {
+            size_t end = std::min(pages, p + 64);
+            for (size_t q = p; q < end; ++q) {
+                sink = sink + mem[q * page];
+            }
+            sh.read.fetch_add(end - p, std::memory_order_relaxed);
+        }
+    }
+}
+
+} // namespace
+
+int main()
+{
+    if (getpid() == 1) {
+        mount("proc", "/proc", "proc", 0, nullptr);
+        mount("sysfs", "/sys", "sysfs", 0, nullptr);
+        mount("devtmpfs", "/dev", "devtmpfs", 0, nullptr);
+    }
+    setvbuf(stdout, nullptr, _IOLBF, 0);
+    load_modules();
+    Settings st = read_settings();
+    size_t bytes = st.mem_mib << 20;
+    auto *mem = static_cast<unsigned char *>(
+        mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0));
+    if (mem == MAP_FAILED) {
+        std::printf("MIGLAB error: cannot map %zu MiB: %s\n", st.mem_mib,
+                    std::strerror(errno));
+        for (;;) {
+            pause();
+        }
+    }
+    std::memset(mem, 0xa5, bytes);
+    size_t pages = bytes / page;
+    std::printf("MIGLAB start mem_mib=%zu writers=%u rate=%llu hot_pct=%u "
+                "hot_share=%u reader=%d\n",
+                st.mem_mib, st.writers,
+                static_cast<unsigned long long>(st.rate), st.hot_pct,
+                st.hot_share, st.reader ? 1 : 0);
+    Shared sh;
+    std::vector<std::thread> threads;
+    for (unsigned i = 0; i < st.writers; ++i) {
+        threads.emplace_back(writer, i, mem, pages, std::cref(st), std::ref(sh));
+    }
+    if (st.reader) {
+        threads.emplace_back(reader, mem, pages, std::ref(sh));
+    }
+    auto t0 = Clock::now();
+    auto next = t0;
+    for (;;) {
+        next += std::chrono::milliseconds(100);
+        std::this_thread::sleep_until(next);
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      Clock::now() - t0).count();
+        std::printf("MIGLAB t_ms=%lld written=%llu read=%llu worst_pass_us=%llu\n",
+                    static_cast<long long>(ms),
+                    static_cast<unsigned long long>(sh.written.load()),
+                    static_cast<unsigned long long>(sh.read.load()),
+                    static_cast<unsigned long long>(sh.worst_pass_us.exchange(0)));
+    }
+}
