@@ -147,7 +147,9 @@ void writer(unsigned id, unsigned char *mem, size_t pages, const Settings &st,
     uint64_t seed = 0x9e3779b97f4a7c15ULL * (id + 1);
     size_t hot = st.hot_pct ? std::max<size_t>(1, pages * st.hot_pct / 100) : 0;
     uint64_t stamp = id + 1;
-    const size_t batch = 64;
+    // Rate-limited writers work in batches of ~50 ms worth of pages, so a
+    // slow writer still shows progress every report.
+    const size_t batch = st.rate ? std::clamp<size_t>(st.rate / 20, 1, 64) : 64;
     auto pass_start = Clock::now();
     size_t in_pass = 0;
     auto next = Clock::now();

@@ -22,6 +22,18 @@ std::string fmt(double v, int prec = 0)
     return o.str();
 }
 
+// 8022700 -> "8.0M": axis labels that fit.
+std::string si(double v)
+{
+    const char *suffix[] = {"", "k", "M", "G", "T"};
+    int i = 0;
+    while (std::fabs(v) >= 1000 && i < 4) {
+        v /= 1000;
+        ++i;
+    }
+    return fmt(v, i ? 1 : 0) + suffix[i];
+}
+
 std::string opt(const std::optional<double> &v, int prec)
 {
     return v ? fmt(*v, prec) : "n/a";
@@ -310,7 +322,7 @@ Report::write_svgs(const std::filesystem::path &dir) const
                 s << "<line x1='" << L << "' x2='" << W - R << "' y1='" << y(v)
                   << "' y2='" << y(v) << "' stroke='#ddd'/>\n<text x='"
                   << L - 8 << "' y='" << y(v) + 4 << "' text-anchor='end'>"
-                  << fmt(v, 0) << "</text>\n";
+                  << si(v) << "</text>\n";
             }
             for (int i = 0; i <= 5; ++i) {
                 double t = tmax * i / 5;

@@ -35,14 +35,6 @@ inline std::vector<std::string> tcg_machine(const std::string &memory)
             "-display", "none", "-nodefaults"};
 }
 
-// The byte the boot-block guest increments on every pass, at 1 MiB.
-inline int guest_counter(QemuProcess &vm)
-{
-    std::string out = vm.qmp().hmp("xp /1bx 0x100000");
-    auto pos = out.find("0x", out.find(':'));
-    return pos == std::string::npos ? -1 : std::stoi(out.substr(pos), nullptr, 16);
-}
-
 } // namespace miglab::test
 
 #define MIGLAB_REQUIRE_QEMU()                                                 \

@@ -6,6 +6,7 @@
 
 #include "lab_env.h"
 #include "miglab/boot_block.h"
+#include "miglab/guest_probe.h"
 #include "miglab/ram_hash.h"
 #include "miglab/temp_dir.h"
 #include "miglab/vm_pair.h"
@@ -49,10 +50,11 @@ void expect_equal_ram(VmPair &pair, const std::filesystem::path &scratch)
 // Waits until the guest's pass counter moves: the guest runs its loop.
 bool guest_progresses(QemuProcess &vm)
 {
-    int first = test::guest_counter(vm);
+    BootBlockProbe probe;
+    auto first = probe.work_done(vm);
     for (int i = 0; i < 600; ++i) {
         std::this_thread::sleep_for(Millis(100));
-        if (test::guest_counter(vm) != first) {
+        if (probe.work_done(vm) != first) {
             return true;
         }
     }
