@@ -28,6 +28,7 @@ const char usage[] =
     "  --fork PATH     fork binary (default build/qemu-fork/...)\n"
     "  --only stock|fork   run one binary only\n"
     "  --qemu-src DIR  QEMU tree with the boot-block guest (default build/src)\n"
+    "  --accel ACCEL   run every scenario's guest with this -accel instead\n"
     "Writes results.csv, results.md and SVG plots; prints the table.\n";
 
 struct Options {
@@ -40,6 +41,7 @@ struct Options {
     std::filesystem::path qemu_src = MIGLAB_TOP "/build/src";
     std::filesystem::path guest_dir = MIGLAB_TOP "/build/guest";
     std::string only;
+    std::string accel;
 };
 
 [[noreturn]] void fail(const std::string &msg)
@@ -83,6 +85,11 @@ Options parse(int argc, char **argv)
             o.fork = value();
         } else if (a == "--qemu-src") {
             o.qemu_src = value();
+        } else if (a == "--accel") {
+            o.accel = value();
+            if (o.accel.rfind("tcg", 0) != 0 && o.accel.rfind("kvm", 0) != 0) {
+                fail("--accel takes tcg[,...] or kvm[,...]");
+            }
         } else if (a == "--only") {
             o.only = value();
             if (o.only != "stock" && o.only != "fork") {
@@ -142,6 +149,9 @@ int main(int argc, char **argv)
     try {
         for (const auto &f : o.scenarios) {
             scenarios.push_back(Scenario::load(f));
+            if (!o.accel.empty()) {
+                scenarios.back().accel = o.accel;
+            }
         }
     } catch (const std::exception &e) {
         fail(e.what());
@@ -167,6 +177,10 @@ int main(int argc, char **argv)
     }
     for (const auto &b : binaries) {
         std::cout << b.name << ": " << version_of(b.path) << "\n";
+    }
+    for (const auto &s : scenarios) {
+        std::cout << s.name << ": " << s.guest_kind << " guest, -accel "
+                  << s.accel << "\n";
     }
     std::vector<RunResult> results;
     unsigned done = 0;

@@ -146,6 +146,7 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
             std::this_thread::sleep_for(sample_period);
         }
         r.migration_start_ms = sampler.ms_since_start();
+        probe->reset_worst_pass();
         pair.start(s.setup);
         MigrationResult m = pair.wait(
             std::chrono::seconds(s.time_limit_s),
@@ -158,6 +159,9 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
             },
             sample_period);
         r.migration_end_ms = sampler.ms_since_start();
+        if (auto w = probe->worst_pass_us()) {
+            r.worst_pass_ms = *w / 1000.0;
+        }
         r.status = m.status;
         r.converged = m.converged();
         fill_from_info(r, m.info);

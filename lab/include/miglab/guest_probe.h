@@ -21,6 +21,10 @@ public:
     virtual std::optional<double> work_done(QemuProcess &vm) = 0;
     // A name for the unit in reports ("passes", "pages").
     virtual std::string unit() const = 0;
+    // The slowest pass over the working set seen since the last call to
+    // reset_worst_pass(), in microseconds, when the guest reports it.
+    virtual std::optional<double> worst_pass_us() const { return {}; }
+    virtual void reset_worst_pass() {}
 };
 
 // No progress reporting (the idle guest).
@@ -49,9 +53,13 @@ class StressConsoleProbe : public GuestProbe {
 public:
     std::optional<double> work_done(QemuProcess &vm) override;
     std::string unit() const override { return "pages written"; }
-    // Pages read by the reader thread, and the worst pass seen so far (us).
+    // Pages read by the reader thread so far.
     double pages_read() const { return read_; }
-    double worst_pass_us() const { return worst_pass_us_; }
+    std::optional<double> worst_pass_us() const override
+    {
+        return worst_pass_us_;
+    }
+    void reset_worst_pass() override { worst_pass_us_ = 0; }
 
 private:
     std::string pending_;

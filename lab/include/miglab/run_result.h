@@ -35,6 +35,7 @@ struct RunResult {
     std::optional<double> perf_drop_ms; // time below 50% of pre-migration
     std::optional<double> work_lost;    // fraction of the expected work
     std::optional<double> baseline_rate;
+    std::optional<double> worst_pass_ms; // slowest guest pass while migrating
     double migration_start_ms = 0, migration_end_ms = 0;
     std::vector<ThroughputSample> timeline;
     std::string work_unit; // what the timeline counts, per second
