@@ -7,6 +7,8 @@
 //   /modules/NN-x.ko the requested kernel modules and what they depend on,
 //                    in load order (dependencies from each module's
 //                    "depends=" modinfo string)
+//   /modules/deps    "name file dep..." per module: /init loads the ones
+//                    a run asks for (miglab_modules=...) with their deps
 //
 // usage: mkinitrd --init FILE --modules-dir DIR [--module NAME]... -o OUT
 #include <cstdint>
@@ -191,13 +193,22 @@ int main(int argc, char **argv)
             c.chardev("dev/console", 5, 1);
             c.file("init", slurp(init), 0755);
             unsigned n = 0;
+            std::string deps;
             for (const auto &ko : order) {
                 char prefix[8];
                 std::snprintf(prefix, sizeof(prefix), "%02u-", n++);
-                c.file("modules/" + std::string(prefix) +
-                           ko.filename().string(),
-                       slurp(ko), 0644);
+                std::string file = std::string(prefix) + ko.filename().string();
+                std::string data = slurp(ko);
+                c.file("modules/" + file, data, 0644);
+                deps += module_name(ko) + " " + file;
+                for (const auto &d : depends_of(data)) {
+                    if (index.count(d)) {
+                        deps += " " + d;
+                    }
+                }
+                deps += "\n";
             }
+            c.file("modules/deps", deps, 0644);
             c.finish();
         }
         fs::rename(tmp, out);

@@ -18,9 +18,14 @@
 //   miglab_mem_mib   working set, MiB (default 256)
 //   miglab_writers   writer threads (default: number of CPUs)
 //   miglab_rate      pages/s per writer, 0 = as fast as possible (default 0)
+//   miglab_rates     per-writer pages/s, comma-separated (writer i gets the
+//                    i-th; writers past the list get miglab_rate)
 //   miglab_hot_pct   size of the hot set, % of the working set (0 = uniform)
 //   miglab_hot_share % of writes that go to the hot set (default 90)
 //   miglab_reader    1 = also run a reader thread (default 0)
+//   miglab_modules   modules to load, comma-separated (with what they depend
+//                    on, from /modules/deps written by mkinitrd); none by
+//                    default
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -49,6 +54,8 @@ struct Settings {
     size_t mem_mib = 256;
     unsigned writers = 0;
     uint64_t rate = 0;
+    std::vector<uint64_t> rates;
+    std::vector<std::string> modules;
     unsigned hot_pct = 0;
     unsigned hot_share = 90;
     bool reader = false;
@@ -92,6 +99,25 @@ Settings read_settings()
             s.hot_pct = static_cast<unsigned>(std::min<uint64_t>(x, 100));
         } else if (k == "hot_share") {
             s.hot_share = static_cast<unsigned>(std::min<uint64_t>(x, 100));
+        } else if (k == "rates" || k == "modules") {
+            size_t start = 0;
+            while (start <= v.size()) {
+                size_t comma = v.find(',', start);
+                std::string item = v.substr(start, comma == std::string::npos
+                                                       ? std::string::npos
+                                                       : comma - start);
+                if (!item.empty()) {
+                    if (k == "rates") {
+                        s.rates.push_back(std::strtoull(item.c_str(), nullptr, 10));
+                    } else {
+                        s.modules.push_back(item);
+                    }
+                }
+                if (comma == std::string::npos) {
+                    break;
+                }
+                start = comma + 1;
+            }
         } else if (k == "reader") {
             s.reader = x != 0;
         } else {
@@ -101,29 +127,58 @@ Settings read_settings()
     return s;
 }
 
-void load_modules()
+// /modules/deps, one line per module in load order: "name file dep...".
+void load_module(const std::string &name,
+                 const std::map<std::string, std::vector<std::string>> &deps,
+                 const std::map<std::string, std::string> &files,
+                 std::vector<std::string> &loaded)
 {
-    DIR *d = opendir("/modules");
-    if (!d) {
+    if (std::find(loaded.begin(), loaded.end(), name) != loaded.end()) {
         return;
     }
-    std::vector<std::string> names;
-    while (dirent *e = readdir(d)) {
-        if (std::strstr(e->d_name, ".ko")) {
-            names.push_back(e->d_name);
-        }
+    loaded.push_back(name);
+    auto d = deps.find(name);
+    if (d == deps.end()) {
+        std::printf("MIGLAB module %s: not in the initrd\n", name.c_str());
+        return;
     }
-    closedir(d);
-    std::sort(names.begin(), names.end());
-    for (const auto &n : names) {
-        std::string path = "/modules/" + n;
-        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        long r = fd < 0 ? -1 : syscall(SYS_finit_module, fd, "", 0);
-        std::printf("MIGLAB module %s: %s\n", n.c_str(),
-                    r == 0 || errno == EEXIST ? "loaded" : std::strerror(errno));
-        if (fd >= 0) {
-            close(fd);
+    for (const auto &dep : d->second) {
+        load_module(dep, deps, files, loaded);
+    }
+    std::string path = "/modules/" + files.at(name);
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    long r = fd < 0 ? -1 : syscall(SYS_finit_module, fd, "", 0);
+    std::printf("MIGLAB module %s: %s\n", name.c_str(),
+                r == 0 || errno == EEXIST ? "loaded" : std::strerror(errno));
+    if (fd >= 0) {
+        close(fd);
+    }
+}
+
+void load_modules(const std::vector<std::string> &wanted)
+{
+    std::map<std::string, std::vector<std::string>> deps;
+    std::map<std::string, std::string> files;
+    FILE *f = std::fopen("/modules/deps", "r");
+    if (f) {
+        char line[1024];
+        while (std::fgets(line, sizeof(line), f)) {
+            std::vector<std::string> words;
+            char *save = nullptr;
+            for (char *w = strtok_r(line, " \n", &save); w;
+                 w = strtok_r(nullptr, " \n", &save)) {
+                words.emplace_back(w);
+            }
+            if (words.size() >= 2) {
+                files[words[0]] = words[1];
+                deps[words[0]].assign(words.begin() + 2, words.end());
+            }
         }
+        std::fclose(f);
+    }
+    std::vector<std::string> loaded;
+    for (const auto &m : wanted) {
+        load_module(m, deps, files, loaded);
     }
 }
 
@@ -144,12 +199,13 @@ uint64_t xorshift(uint64_t &s)
 void writer(unsigned id, unsigned char *mem, size_t pages, const Settings &st,
             Shared &sh)
 {
+    const uint64_t rate = id < st.rates.size() ? st.rates[id] : st.rate;
     uint64_t seed = 0x9e3779b97f4a7c15ULL * (id + 1);
     size_t hot = st.hot_pct ? std::max<size_t>(1, pages * st.hot_pct / 100) : 0;
     uint64_t stamp = id + 1;
     // Rate-limited writers work in batches of ~50 ms worth of pages, so a
     // slow writer still shows progress every report.
-    const size_t batch = st.rate ? std::clamp<size_t>(st.rate / 20, 1, 64) : 64;
+    const size_t batch = rate ? std::clamp<size_t>(rate / 20, 1, 64) : 64;
     auto pass_start = Clock::now();
     size_t in_pass = 0;
     auto next = Clock::now();
@@ -180,8 +236,8 @@ void writer(unsigned id, unsigned char *mem, size_t pages, const Settings &st,
             pass_start = now;
             in_pass = 0;
         }
-        if (st.rate) {
-            next += std::chrono::nanoseconds(1000000000ULL * batch / st.rate);
+        if (rate) {
+            next += std::chrono::nanoseconds(1000000000ULL * batch / rate);
             std::this_thread::sleep_until(next);
         }
     }
@@ -211,8 +267,8 @@ int main()
         mount("devtmpfs", "/dev", "devtmpfs", 0, nullptr);
     }
     setvbuf(stdout, nullptr, _IOLBF, 0);
-    load_modules();
     Settings st = read_settings();
+    load_modules(st.modules);
     size_t bytes = st.mem_mib << 20;
     auto *mem = static_cast<unsigned char *>(
         mmap(nullptr, bytes, PROT_READ | PROT_WRITE,

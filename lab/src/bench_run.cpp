@@ -68,9 +68,19 @@ std::vector<std::string> guest_args(const Scenario &s, const LabPaths &paths,
         }
         std::string append = "console=ttyS0 quiet panic=-1";
         for (const auto &[k, v] : s.stress.items()) {
-            append += " miglab_" + k + "=" +
-                      (v.is_boolean() ? std::string(v.get<bool>() ? "1" : "0")
-                                      : std::to_string(v.get<uint64_t>()));
+            std::string value;
+            if (v.is_array()) {
+                for (const auto &item : v) {
+                    value += (value.empty() ? "" : ",") +
+                             (item.is_string() ? item.get<std::string>()
+                                               : std::to_string(item.get<uint64_t>()));
+                }
+            } else if (v.is_boolean()) {
+                value = v.get<bool>() ? "1" : "0";
+            } else {
+                value = std::to_string(v.get<uint64_t>());
+            }
+            append += " miglab_" + k + "=" + value;
         }
         a.insert(a.end(), {"-kernel", (paths.guest_dir / "vmlinuz").string(),
                            "-initrd", (paths.guest_dir / "initrd.img").string(),

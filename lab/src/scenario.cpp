@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "miglab/scenario.h"
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -89,11 +90,27 @@ Scenario Scenario::load(const std::filesystem::path &file)
         throw ScenarioError(file, "'guest.stress' must be an object");
     }
     only_keys(file, s.stress, "guest.stress.",
-              {"mem_mib", "writers", "rate", "hot_pct", "hot_share", "reader"});
+              {"mem_mib", "writers", "rate", "rates", "hot_pct", "hot_share",
+               "reader", "modules"});
     for (const auto &[k, v] : s.stress.items()) {
-        if (!v.is_number_unsigned() && !v.is_boolean()) {
-            throw ScenarioError(file, "'guest.stress." + k +
-                                          "' must be a non-negative integer");
+        bool ok = v.is_number_unsigned() || v.is_boolean();
+        if (k == "rates") {
+            ok = v.is_array() && std::all_of(v.begin(), v.end(), [](auto &x) {
+                return x.is_number_unsigned();
+            });
+        } else if (k == "modules") {
+            ok = v.is_array() && std::all_of(v.begin(), v.end(), [](auto &x) {
+                return x.is_string() &&
+                       std::regex_match(x.template get<std::string>(),
+                                        std::regex("[a-z0-9_]+"));
+            });
+        }
+        if (!ok) {
+            throw ScenarioError(file, "'guest.stress." + k + "' must be " +
+                                          (k == "rates" ? "a list of pages/s"
+                                           : k == "modules"
+                                               ? "a list of module names"
+                                               : "a non-negative integer"));
         }
     }
     if (!s.stress.empty() && s.guest_kind != "linux") {

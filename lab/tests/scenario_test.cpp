@@ -73,6 +73,27 @@ TEST_F(ScenarioTest, BadFilesGiveErrorsThatNameTheField)
     EXPECT_NE(error_for(R"({"name": ""})").find("'name'"), std::string::npos);
 }
 
+TEST_F(ScenarioTest, LinuxStressSettings)
+{
+    Scenario s = Scenario::load(write(R"({
+        "name": "l", "guest": {"kind": "linux", "memory": "2G",
+          "stress": {"mem_mib": 512, "rates": [1000, 20000],
+                     "modules": ["virtio_balloon"], "reader": true}}})"));
+    EXPECT_EQ(s.stress["rates"].size(), 2u);
+    EXPECT_NE(error_for(R"({"name": "l", "guest": {"kind": "linux",
+                  "stress": {"rates": ["fast"]}}})")
+                  .find("'guest.stress.rates' must be a list of pages/s"),
+              std::string::npos);
+    EXPECT_NE(error_for(R"({"name": "l", "guest": {"kind": "linux",
+                  "stress": {"modules": ["virtio.balloon"]}}})")
+                  .find("'guest.stress.modules'"),
+              std::string::npos);
+    EXPECT_NE(error_for(R"({"name": "b", "guest": {"kind": "bootblock",
+                  "stress": {"mem_mib": 1}}})")
+                  .find("linux guest only"),
+              std::string::npos);
+}
+
 TEST_F(ScenarioTest, MissingFileIsAnError)
 {
     EXPECT_THROW(Scenario::load(dir_.path() / "nope.json"), std::runtime_error);

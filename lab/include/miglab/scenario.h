@@ -26,8 +26,8 @@ namespace miglab {
 // Guest kinds: "idle" (firmware only, nothing dirties memory),
 // "bootblock" (QEMU's migration-test guest: one byte per page over
 // 1-100 MiB, every pass) and "linux" (Debian's kernel with miglab-stress
-// as /init; "guest.stress" sets it: mem_mib, writers, rate, hot_pct,
-// hot_share, reader; see lab/guest/stress.cpp). Every error names the
+// as /init; "guest.stress" sets it: mem_mib, writers, rate, rates (per
+// writer), hot_pct, hot_share, reader, modules; see lab/guest/stress.cpp). Every error names the
 // file and the field.
 struct Scenario {
     std::string name;
