@@ -43,3 +43,23 @@ base_is_current() {
     [ -d "$BASE_TREE" ] && [ -f "$BASE_STAMP" ] &&
         [ "$(cat "$BASE_STAMP")" = "$(base_stamp_text)" ]
 }
+
+# A private apt configuration in DIR: its own sources.list (the remaining
+# arguments, one line each), lists and cache, so the machine's apt setup
+# is never read or changed. Run apt tools in it with apt_in.
+apt_private_init() {
+    local dir=$1
+    shift
+    mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+    printf '%s\n' "$@" >"$dir/sources.list"
+}
+
+# apt_in DIR TOOL ARGS...: run apt-get/apt-cache with DIR's configuration.
+apt_in() {
+    local dir=$1 tool=$2
+    shift 2
+    "$tool" -o "Dir::Etc::SourceList=$dir/sources.list" \
+        -o "Dir::Etc::SourceParts=/dev/null" \
+        -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" \
+        -o "APT::Sandbox::User=root" "$@"
+}
