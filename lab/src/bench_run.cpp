@@ -52,9 +52,7 @@ private:
 std::vector<std::string> guest_args(const Scenario &s, const LabPaths &paths,
                                     const std::filesystem::path &dir)
 {
-    std::vector<std::string> a{"-machine", "pc", "-accel", s.accel,
-                               "-m", s.memory, "-smp", std::to_string(s.smp),
-                               "-display", "none", "-nodefaults"};
+    std::vector<std::string> a = pc_machine_args(s.accel, s.memory, s.smp);
     if (s.guest_kind == "bootblock") {
         BootBlockGuest g(paths.qemu_src, dir);
         auto extra = g.args();

@@ -5,6 +5,14 @@
 
 namespace miglab {
 
+std::vector<std::string> pc_machine_args(const std::string &accel,
+                                         const std::string &memory,
+                                         unsigned smp)
+{
+    return {"-machine", "pc", "-accel", accel, "-m", memory,
+            "-smp", std::to_string(smp), "-display", "none", "-nodefaults"};
+}
+
 VmPair::VmPair(VmSpec spec, const std::filesystem::path &workdir)
     : spec_(std::move(spec)), workdir_(workdir)
 {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "miglab/qemu_process.h"
+#include "miglab/vm_pair.h"
 
 namespace miglab::test {
 
@@ -31,8 +32,7 @@ inline std::filesystem::path qemu_source()
 // A small TCG machine with no default devices: the base of every test VM.
 inline std::vector<std::string> tcg_machine(const std::string &memory)
 {
-    return {"-machine", "pc", "-accel", "tcg", "-m", memory,
-            "-display", "none", "-nodefaults"};
+    return pc_machine_args("tcg", memory);
 }
 
 } // namespace miglab::test

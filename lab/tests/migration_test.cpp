@@ -74,6 +74,15 @@ void wait_until_transferring(VmPair &pair)
     FAIL() << "migration never got going";
 }
 
+// The guest dirties memory and a migration is under way that cannot
+// converge: the state the cancel and failure tests start from.
+void start_migration_that_cannot_converge(VmPair &pair)
+{
+    ASSERT_TRUE(guest_progresses(pair.source()));
+    pair.start(never_converging());
+    wait_until_transferring(pair);
+}
+
 class MigrationTest : public testing::Test {
 protected:
     void SetUp() override
@@ -119,9 +128,7 @@ TEST_F(MigrationTest, StressedGuestMigratesWithEqualRam)
 TEST_F(MigrationTest, CancelLeavesSourceRunningThenRetrySucceeds)
 {
     VmPair pair(stressed_guest(), dir_.path());
-    ASSERT_TRUE(guest_progresses(pair.source()));
-    pair.start(never_converging());
-    wait_until_transferring(pair);
+    ASSERT_NO_FATAL_FAILURE(start_migration_that_cannot_converge(pair));
     pair.cancel();
     EXPECT_EQ(pair.source().qmp().execute("query-migrate")["status"],
               "cancelled");
@@ -137,9 +144,7 @@ TEST_F(MigrationTest, CancelLeavesSourceRunningThenRetrySucceeds)
 TEST_F(MigrationTest, KillingDestinationLeavesSourceRunning)
 {
     VmPair pair(stressed_guest(), dir_.path());
-    ASSERT_TRUE(guest_progresses(pair.source()));
-    pair.start(never_converging());
-    wait_until_transferring(pair);
+    ASSERT_NO_FATAL_FAILURE(start_migration_that_cannot_converge(pair));
     ::kill(pair.destination().pid(), SIGKILL);
     MigrationResult r = pair.wait(limit);
     EXPECT_EQ(r.status, "failed");

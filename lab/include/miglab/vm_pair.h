@@ -20,6 +20,12 @@ struct VmSpec {
     std::vector<std::string> args;
 };
 
+// The base command line of every lab VM: an i440fx PC with no default
+// devices and no display, on the given accelerator.
+std::vector<std::string> pc_machine_args(const std::string &accel,
+                                         const std::string &memory,
+                                         unsigned smp = 1);
+
 // Capabilities go to both sides; parameters to the source, and those in
 // both_sides_parameters (multifd channels, zero-page detection...) to both.
 struct MigrationSetup {
