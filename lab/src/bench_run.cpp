@@ -83,6 +83,9 @@ std::vector<std::string> guest_args(const Scenario &s, const LabPaths &paths,
         a.insert(a.end(), {"-kernel", (paths.guest_dir / "vmlinuz").string(),
                            "-initrd", (paths.guest_dir / "initrd.img").string(),
                            "-append", append});
+    } else if (s.guest_kind == "bare") {
+        auto extra = BareGuest(paths.bare_image, s.stress).args();
+        a.insert(a.end(), extra.begin(), extra.end());
     }
     return a;
 }
@@ -109,8 +112,12 @@ void wait_for_guest(GuestProbe &probe, QemuProcess &vm)
                              "(serial log: " + vm.serial_path().string() + ")");
 }
 
-std::unique_ptr<GuestProbe> probe_for(const Scenario &s)
+std::unique_ptr<GuestProbe> probe_for(const Scenario &s,
+                                      const std::filesystem::path &dir)
 {
+    if (s.guest_kind == "bare") {
+        return std::make_unique<BareProbe>(dir);
+    }
     if (s.guest_kind == "bootblock") {
         return std::make_unique<BootBlockProbe>();
     }
@@ -144,7 +151,7 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
     try {
         VmPair pair({binary.path, guest_args(s, paths, dir.path())},
                     dir.path());
-        auto probe = probe_for(s);
+        auto probe = probe_for(s, dir.path());
         r.work_unit = probe->unit();
         wait_for_guest(*probe, pair.source());
         Sampler sampler(*probe, r, Clock::now());
@@ -195,6 +202,13 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
                                        static_cast<unsigned long long>(*diff));
                               return std::string(buf);
                           }();
+            } else if (s.guest_kind == "bare") {
+                if (auto bad = check_bare_pattern(pair.destination(),
+                                                  dir.path())) {
+                    r.ram_equal = false;
+                    r.status = "error";
+                    r.error = "bare guest pattern check: " + *bad;
+                }
             }
         }
         compute_guest_impact(r);

@@ -80,18 +80,29 @@ Scenario Scenario::load(const std::filesystem::path &file)
               {"kind", "memory", "smp", "accel", "stress"});
     s.guest_kind = get<std::string>(file, guest, "kind", "guest.", "idle");
     if (s.guest_kind != "idle" && s.guest_kind != "bootblock" &&
-        s.guest_kind != "linux") {
+        s.guest_kind != "linux" && s.guest_kind != "bare") {
         throw ScenarioError(file, "'guest.kind' must be \"idle\", "
-                                  "\"bootblock\" or \"linux\", got \"" +
-                                      s.guest_kind + "\"");
+                                  "\"bootblock\", \"linux\" or \"bare\", "
+                                  "got \"" + s.guest_kind + "\"");
     }
     s.stress = get<Json>(file, guest, "stress", "guest.", Json::object());
     if (!s.stress.is_object()) {
         throw ScenarioError(file, "'guest.stress' must be an object");
     }
-    only_keys(file, s.stress, "guest.stress.",
-              {"mem_mib", "writers", "rate", "rates", "hot_pct", "hot_share",
-               "reader", "modules"});
+    if (!s.stress.empty() && s.guest_kind != "linux" &&
+        s.guest_kind != "bare") {
+        throw ScenarioError(file, "'guest.stress' applies to the linux and "
+                                  "bare guests only");
+    }
+    if (s.guest_kind == "bare") {
+        only_keys(file, s.stress, "guest.stress.",
+                  {"ws_mib", "hot_pct", "hot_share", "rate", "rates",
+                   "readers"});
+    } else {
+        only_keys(file, s.stress, "guest.stress.",
+                  {"mem_mib", "writers", "rate", "rates", "hot_pct",
+                   "hot_share", "reader", "modules"});
+    }
     for (const auto &[k, v] : s.stress.items()) {
         bool ok = v.is_number_unsigned() || v.is_boolean();
         if (k == "rates") {
@@ -104,6 +115,8 @@ Scenario Scenario::load(const std::filesystem::path &file)
                        std::regex_match(x.template get<std::string>(),
                                         std::regex("[a-z0-9_]+"));
             });
+        } else if (s.guest_kind == "bare") {
+            ok = v.is_number_unsigned();
         }
         if (!ok) {
             throw ScenarioError(file, "'guest.stress." + k + "' must be " +
@@ -112,10 +125,6 @@ Scenario Scenario::load(const std::filesystem::path &file)
                                                ? "a list of module names"
                                                : "a non-negative integer"));
         }
-    }
-    if (!s.stress.empty() && s.guest_kind != "linux") {
-        throw ScenarioError(file, "'guest.stress' applies to the linux guest "
-                                  "only");
     }
     s.memory = get<std::string>(file, guest, "memory", "guest.", "512M");
     if (!std::regex_match(s.memory, std::regex("[0-9]+[MG]"))) {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 
+#include "miglab/bare_guest.h"
 #include "miglab/run_result.h"
 #include "miglab/scenario.h"
 
@@ -21,6 +22,7 @@ struct Binary {
 struct LabPaths {
     std::filesystem::path qemu_src;  // QEMU tree (the boot-block guest)
     std::filesystem::path guest_dir; // vmlinuz, initrd.img (tools/build-guest)
+    std::filesystem::path bare_image = BareGuest::default_image();
 };
 
 RunResult run_once(const Scenario &scenario, const Binary &binary,

@@ -25,10 +25,12 @@ namespace miglab {
 //
 // Guest kinds: "idle" (firmware only, nothing dirties memory),
 // "bootblock" (QEMU's migration-test guest: one byte per page over
-// 1-100 MiB, every pass) and "linux" (Debian's kernel with miglab-stress
+// 1-100 MiB, every pass), "linux" (Debian's kernel with miglab-stress
 // as /init; "guest.stress" sets it: mem_mib, writers, rate, rates (per
-// writer), hot_pct, hot_share, reader, modules; see lab/guest/stress.cpp). Every error names the
-// file and the field.
+// writer), hot_pct, hot_share, reader, modules; see lab/guest/stress.cpp)
+// and "bare" (the lab's ring-3 stress guest, for KVM paths; "guest.stress"
+// sets it: ws_mib, hot_pct, hot_share, rate, rates (per vCPU), readers;
+// see lab/guest/bare/bare.cpp). Every error names the file and the field.
 struct Scenario {
     std::string name;
     std::string description;
@@ -36,7 +38,7 @@ struct Scenario {
     std::string memory;
     unsigned smp = 1;
     std::string accel;
-    Json stress = Json::object(); // linux guest: miglab_<key>=<value>
+    Json stress = Json::object(); // linux and bare guests' settings
     MigrationSetup setup;
     unsigned time_limit_s = 120;
     unsigned repetitions = 3;

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "miglab/bare_guest.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <stdexcept>
+
+namespace miglab {
+
+namespace {
+
+// Reads size bytes of guest-physical memory at gpa.
+std::vector<unsigned char> read_guest(QemuProcess &vm, uint64_t gpa,
+                                      uint64_t size,
+                                      const std::filesystem::path &scratch)
+{
+    auto file = scratch / (vm.name() + ".bare");
+    vm.qmp().execute("pmemsave", {{"val", gpa},
+                                  {"size", size},
+                                  {"filename", file.string()}});
+    std::vector<unsigned char> buf(size);
+    std::ifstream in(file, std::ios::binary);
+    if (!in.read(reinterpret_cast<char *>(buf.data()),
+                 static_cast<std::streamsize>(size))) {
+        throw std::runtime_error("short pmemsave file " + file.string());
+    }
+    return buf;
+}
+
+std::string hex(uint64_t v)
+{
+    char b[24];
+    std::snprintf(b, sizeof(b), "0x%llx", static_cast<unsigned long long>(v));
+    return b;
+}
+
+} // namespace
+
+BareGuest::BareGuest(std::filesystem::path image, const Json &settings)
+    : image_(std::move(image))
+{
+    static const std::set<std::string> keys = {
+        "ws_mib", "hot_pct", "hot_share", "rate", "rates", "readers"};
+    for (const auto &[k, v] : settings.items()) {
+        if (!keys.count(k)) {
+            throw std::runtime_error("unknown bare guest setting '" + k + "'");
+        }
+        std::string value;
+        if (v.is_array()) {
+            for (const auto &x : v) {
+                value += (value.empty() ? "" : ",") +
+                         std::to_string(x.get<uint64_t>());
+            }
+        } else {
+            value = std::to_string(v.get<uint64_t>());
+        }
+        config_ += (config_.empty() ? "" : " ") + k + "=" + value;
+    }
+}
+
+std::vector<std::string> BareGuest::args() const
+{
+    if (!std::filesystem::exists(image_)) {
+        throw std::runtime_error("no bare guest image " + image_.string() +
+                                 ": build the lab (tools/build-lab)");
+    }
+    // QEMU's option syntax: a comma inside a value is written twice.
+    std::string escaped;
+    for (char c : config_) {
+        escaped += c == ',' ? std::string(",,") : std::string(1, c);
+    }
+    return {"-bios", image_.string(), "-fw_cfg",
+            std::string("name=") + bare::config_file + ",string=" + escaped};
+}
+
+std::filesystem::path BareGuest::default_image()
+{
+    const char *v = std::getenv("MIGLAB_BARE_IMAGE");
+    return v && *v ? std::filesystem::path(v)
+                   : std::filesystem::path(MIGLAB_DEFAULT_BARE_IMAGE);
+}
+
+unsigned BareSnapshot::cpus() const
+{
+    return static_cast<unsigned>(
+        std::min<uint64_t>(raw.cpus, bare::max_cpus));
+}
+
+std::string BareSnapshot::problem() const
+{
+    if (state() == bare::State::error) {
+        std::string m(raw.message, strnlen(raw.message, sizeof(raw.message)));
+        return "bare guest configuration error: " + m;
+    }
+    if (state() == bare::State::fault) {
+        return "bare guest exception " + std::to_string(raw.fault_vector) +
+               " (error " + hex(raw.fault_error) + ") at rip " +
+               hex(raw.fault_rip) + ", cr2 " + hex(raw.fault_cr2);
+    }
+    return "";
+}
+
+double BareSnapshot::pages_written() const
+{
+    double sum = 0;
+    for (unsigned i = 0; i < cpus(); ++i) {
+        if (is_writer(i)) {
+            sum += static_cast<double>(raw.cpu[i].pages);
+        }
+    }
+    return sum;
+}
+
+BareSnapshot BareSnapshot::read(QemuProcess &vm,
+                                const std::filesystem::path &scratch)
+{
+    auto buf = read_guest(vm, bare::status_gpa, sizeof(bare::BareStatus),
+                          scratch);
+    BareSnapshot s;
+    std::memcpy(&s.raw, buf.data(), sizeof(s.raw));
+    return s;
+}
+
+std::optional<double> BareProbe::work_done(QemuProcess &vm)
+{
+    last_ = BareSnapshot::read(vm, scratch_);
+    std::string problem = last_.problem();
+    if (!problem.empty()) {
+        throw std::runtime_error(problem);
+    }
+    if (last_.state() != bare::State::running) {
+        return std::nullopt;
+    }
+    return last_.pages_written();
+}
+
+std::optional<std::string> check_bare_pattern(QemuProcess &vm,
+                                              const std::filesystem::path &scratch)
+{
+    BareSnapshot s = BareSnapshot::read(vm, scratch);
+    if (!s.booted()) {
+        return "the bare guest's status page is not there";
+    }
+    const uint64_t chunk_pages = 16384; // 64 MiB per pmemsave
+    for (unsigned cpu = 0; cpu < s.cpus(); ++cpu) {
+        if (!s.is_writer(cpu)) {
+            continue;
+        }
+        const bare::BareCpu &c = s.raw.cpu[cpu];
+        for (uint64_t first = 0; first < c.region_pages; first += chunk_pages) {
+            uint64_t n = std::min(chunk_pages, c.region_pages - first);
+            uint64_t gpa0 = c.region_gpa + first * 4096;
+            auto buf = read_guest(vm, gpa0, n * 4096, scratch);
+            for (uint64_t p = 0; p < n; ++p) {
+                uint64_t w[2];
+                std::memcpy(w, buf.data() + p * 4096, sizeof(w));
+                uint64_t gpa = gpa0 + p * 4096;
+                if (w[0] == 0 && w[1] == 0) {
+                    continue;
+                }
+                if ((w[0] >> 48) != cpu ||
+                    w[1] != (w[0] ^ gpa ^ bare::bare_pattern_magic)) {
+                    return "page " + hex(gpa) + " of vCPU " +
+                           std::to_string(cpu) + " holds " + hex(w[0]) + " " +
+                           hex(w[1]) + ": not a stamp of that vCPU for that page";
+                }
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace miglab
