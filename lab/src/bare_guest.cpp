@@ -148,7 +148,12 @@ std::optional<std::string> check_bare_pattern(QemuProcess &vm,
         if (!s.is_writer(cpu)) {
             continue;
         }
+        // A vCPU stops between any two instructions, so the page it was
+        // writing may hold its new stamp and the old check word: only the
+        // page with the newest stamp may be torn.
         const bare::BareCpu &c = s.raw.cpu[cpu];
+        uint64_t newest = 0;
+        std::vector<std::pair<uint64_t, uint64_t>> torn; // gpa, stamp
         for (uint64_t first = 0; first < c.region_pages; first += chunk_pages) {
             uint64_t n = std::min(chunk_pages, c.region_pages - first);
             uint64_t gpa0 = c.region_gpa + first * 4096;
@@ -160,12 +165,24 @@ std::optional<std::string> check_bare_pattern(QemuProcess &vm,
                 if (w[0] == 0 && w[1] == 0) {
                     continue;
                 }
-                if ((w[0] >> 48) != cpu ||
-                    w[1] != (w[0] ^ gpa ^ bare::bare_pattern_magic)) {
+                if ((w[0] >> 48) != cpu) {
                     return "page " + hex(gpa) + " of vCPU " +
-                           std::to_string(cpu) + " holds " + hex(w[0]) + " " +
-                           hex(w[1]) + ": not a stamp of that vCPU for that page";
+                           std::to_string(cpu) + " holds " + hex(w[0]) +
+                           ": not a stamp of that vCPU";
                 }
+                newest = std::max(newest, w[0]);
+                if (w[1] != (w[0] ^ gpa ^ bare::bare_pattern_magic)) {
+                    torn.emplace_back(gpa, w[0]);
+                }
+            }
+        }
+        for (const auto &[gpa, stamp] : torn) {
+            if (stamp != newest || torn.size() > 1) {
+                return "page " + hex(gpa) + " of vCPU " + std::to_string(cpu) +
+                       " holds stamp " + hex(stamp) +
+                       " with a check word that does not match (" +
+                       std::to_string(torn.size()) + " such pages; only the "
+                       "page being written when the vCPU stopped may be)";
             }
         }
     }

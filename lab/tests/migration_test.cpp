@@ -12,6 +12,7 @@
 #include "miglab/vm_pair.h"
 
 using namespace miglab;
+using miglab::test::expect_equal_ram;
 
 namespace {
 
@@ -32,19 +33,6 @@ MigrationSetup never_converging()
     MigrationSetup s;
     s.parameters = {{"max-bandwidth", 4LL << 20}, {"downtime-limit", 1}};
     return s;
-}
-
-void expect_equal_ram(VmPair &pair, const std::filesystem::path &scratch)
-{
-    ASSERT_EQ(pair.source().run_state(), "postmigrate");
-    ASSERT_EQ(pair.destination().run_state(), "paused");
-    RamDigest src = RamDigest::of(pair.source(), scratch);
-    RamDigest dst = RamDigest::of(pair.destination(), scratch);
-    auto diff = src.first_difference(dst);
-    EXPECT_FALSE(diff.has_value())
-        << "RAM differs after migration; first differing page at 0x"
-        << std::hex << diff.value_or(0);
-    EXPECT_GT(src.pages(), 0u);
 }
 
 // Waits until the guest's pass counter moves: the guest runs its loop.
