@@ -136,6 +136,17 @@ std::optional<double> BareProbe::work_done(QemuProcess &vm)
     return last_.pages_written();
 }
 
+std::vector<double> BareProbe::per_vcpu_work() const
+{
+    std::vector<double> w;
+    for (unsigned i = 0; i < last_.cpus(); ++i) {
+        if (last_.is_writer(i)) {
+            w.push_back(static_cast<double>(last_.raw.cpu[i].pages));
+        }
+    }
+    return w;
+}
+
 std::optional<std::string> check_bare_pattern(QemuProcess &vm,
                                               const std::filesystem::path &scratch)
 {

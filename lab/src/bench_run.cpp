@@ -2,6 +2,7 @@
 #include "miglab/bench_run.h"
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "miglab/boot_block.h"
@@ -49,10 +50,66 @@ private:
     double last_t_ = -1, last_work_ = 0;
 };
 
+bool uses_kvm(const Scenario &s)
+{
+    return s.accel.rfind("kvm", 0) == 0;
+}
+
+double epoch_s()
+{
+    return std::chrono::duration<double>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Sum over all vCPUs of one KVM statistic (query-stats), if KVM has it.
+std::optional<double> vcpu_stat_sum(QemuProcess &vm, const std::string &name)
+{
+    Json r = vm.qmp().execute("query-stats", {{"target", "vcpu"},
+                                              {"providers",
+                                               {{{"provider", "kvm"},
+                                                 {"names", {name}}}}}});
+    std::optional<double> sum;
+    for (const auto &vcpu : r) {
+        for (const auto &st : vcpu.value("stats", Json::array())) {
+            if (st.value("name", "") == name && st["value"].is_number()) {
+                sum = sum.value_or(0) + st["value"].get<double>();
+            }
+        }
+    }
+    return sum;
+}
+
+// kvm_dirty_ring_full lines between two epoch times in QEMU's log
+// ("pid@sec.usec:kvm_dirty_ring_full vcpu N").
+uint64_t count_ring_full(const std::filesystem::path &log, double from,
+                         double to)
+{
+    std::ifstream in(log);
+    std::string line;
+    uint64_t n = 0;
+    while (std::getline(in, line)) {
+        auto at = line.find('@');
+        auto colon = line.find(":kvm_dirty_ring_full", at);
+        if (at == std::string::npos || colon == std::string::npos) {
+            continue;
+        }
+        double t = std::strtod(line.c_str() + at + 1, nullptr);
+        n += t >= from && t <= to;
+    }
+    return n;
+}
+
 std::vector<std::string> guest_args(const Scenario &s, const LabPaths &paths,
                                     const std::filesystem::path &dir)
 {
     std::vector<std::string> a = pc_machine_args(s.accel, s.memory, s.smp);
+    if (uses_kvm(s)) {
+        // Ring-full exits, counted per migration window (trace-<pid>.log).
+        a.insert(a.end(), {"-msg", "timestamp=on", "-trace",
+                           "enable=kvm_dirty_ring_full", "-D",
+                           (dir / "trace-%d.log").string()});
+    }
     if (s.guest_kind == "bootblock") {
         BootBlockGuest g(paths.qemu_src, dir);
         auto extra = g.args();
@@ -155,13 +212,27 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
         r.work_unit = probe->unit();
         wait_for_guest(*probe, pair.source());
         Sampler sampler(*probe, r, Clock::now());
+        sampler.sample(pair.source());
+        const auto vcpu_work0 = probe->per_vcpu_work();
+        const double vcpu_t0 = sampler.ms_since_start();
         auto baseline_end = Clock::now() + baseline_period;
         while (Clock::now() < baseline_end) {
-            sampler.sample(pair.source());
             std::this_thread::sleep_for(sample_period);
+            sampler.sample(pair.source());
         }
         r.migration_start_ms = sampler.ms_since_start();
+        const auto vcpu_work1 = probe->per_vcpu_work();
+        for (size_t i = 0; i < vcpu_work0.size() && i < vcpu_work1.size(); ++i) {
+            double rate = (vcpu_work1[i] - vcpu_work0[i]) * 1000.0 /
+                          (r.migration_start_ms - vcpu_t0);
+            r.min_vcpu_rate = std::min(r.min_vcpu_rate.value_or(rate), rate);
+        }
         probe->reset_worst_pass();
+        const double epoch_start = epoch_s();
+        std::optional<double> faults_start;
+        if (uses_kvm(s)) {
+            faults_start = vcpu_stat_sum(pair.source(), "pf_taken");
+        }
         pair.start(s.setup);
         MigrationResult m = pair.wait(
             std::chrono::seconds(s.time_limit_s),
@@ -174,6 +245,22 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
             },
             sample_period);
         r.migration_end_ms = sampler.ms_since_start();
+        if (uses_kvm(s) && r.migration_s() > 0) {
+            const double secs = r.migration_s();
+            auto faults_end = vcpu_stat_sum(pair.source(), "pf_taken");
+            if (faults_start && faults_end) {
+                r.faults_per_s = (*faults_end - *faults_start) / secs;
+            }
+            if (s.accel.find("dirty-ring-size") != std::string::npos) {
+                auto log = dir.path() /
+                           ("trace-" + std::to_string(pair.source().pid()) +
+                            ".log");
+                r.ring_full_per_s =
+                    static_cast<double>(count_ring_full(log, epoch_start,
+                                                        epoch_s())) /
+                    secs;
+            }
+        }
         if (auto w = probe->worst_pass_us()) {
             r.worst_pass_ms = *w / 1000.0;
         }

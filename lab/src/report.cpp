@@ -126,7 +126,8 @@ void Report::write_csv(const std::filesystem::path &file) const
     o << "scenario,binary,rep,converged,total_time_ms,downtime_ms,"
          "transferred_bytes,perf_drop_ms,work_lost,lower_bound_ms,"
          "setup_time_ms,dirty_sync_count,throttle_pct,efficiency,"
-         "ram_equal,status,worst_pass_ms\n";
+         "ram_equal,status,worst_pass_ms,baseline_rate,rate_during,"
+         "rate_during_ratio,ring_full_per_s,faults_per_s,min_vcpu_rate\n";
     for (const auto &r : runs_) {
         o << r.scenario << ',' << r.binary << ',' << r.rep << ','
           << (r.converged ? "yes" : "no") << ',' << fmt(r.total_time_ms) << ','
@@ -135,7 +136,11 @@ void Report::write_csv(const std::filesystem::path &file) const
           << fmt(r.lower_bound_ms) << ',' << fmt(r.setup_time_ms) << ','
           << r.dirty_sync_count << ',' << r.throttle_pct << ','
           << fmt(r.efficiency(), 3) << ',' << (r.ram_equal ? "yes" : "no")
-          << ',' << r.status << ',' << opt(r.worst_pass_ms, 0) << '\n';
+          << ',' << r.status << ',' << opt(r.worst_pass_ms, 0) << ','
+          << opt(r.baseline_rate, 0) << ',' << opt(r.rate_during, 0) << ','
+          << opt(r.rate_during_ratio(), 4) << ','
+          << opt(r.ring_full_per_s, 1) << ',' << opt(r.faults_per_s, 0)
+          << ',' << opt(r.min_vcpu_rate, 0) << '\n';
     }
 }
 
@@ -146,10 +151,11 @@ std::string Report::markdown(const std::string &machine_note) const
         o << "### " << sc << "\n\n"
           << "| binary | converged | total time ms | downtime ms | "
              "transferred MiB | dirty syncs | final throttle % | "
-             "perf drop ms | work lost | worst pass ms | lower bound ms | "
-             "efficiency |\n"
+             "perf drop ms | work lost | guest during/before | "
+             "worst pass ms | lower bound ms | efficiency | "
+             "ring-full exits/s | guest faults/s |\n"
           << "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | "
-             "--- | --- |\n";
+             "--- | --- | --- | --- | --- |\n";
         std::map<std::string, double> median_total;
         for (const auto &b : binaries) {
             auto runs = runs_of(sc, b);
@@ -184,11 +190,18 @@ std::string Report::markdown(const std::string &machine_note) const
               << " | "
               << spread_cell(runs, [](auto &r) { return r.work_lost; }, 3)
               << " | "
+              << spread_cell(runs, [](auto &r) { return r.rate_during_ratio(); },
+                             3)
+              << " | "
               << spread_cell(runs, [](auto &r) { return r.worst_pass_ms; })
               << " | "
               << spread_cell(runs, [](auto &r) { return r.lower_bound_ms; })
               << " | "
               << spread_cell(runs, [](auto &r) { return r.efficiency(); }, 3)
+              << " | "
+              << spread_cell(runs, [](auto &r) { return r.ring_full_per_s; }, 1)
+              << " | "
+              << spread_cell(runs, [](auto &r) { return r.faults_per_s; })
               << " |\n";
             std::vector<double> t;
             for (auto *r : runs) {

@@ -37,6 +37,10 @@ void compute_guest_impact(RunResult &r)
         done += s.rate * dt;
     }
     r.perf_drop_ms = drop;
+    double span = prev_t - r.migration_start_ms;
+    if (span > 0) {
+        r.rate_during = done / span;
+    }
     r.work_lost = expected > 0 ? std::max(0.0, (expected - done) / expected)
                                : 0;
 }

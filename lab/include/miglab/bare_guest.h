@@ -65,6 +65,8 @@ public:
     std::optional<double> work_done(QemuProcess &vm) override;
     std::string unit() const override { return "pages written"; }
     const BareSnapshot &last() const { return last_; }
+    // Pages written by each writer vCPU.
+    std::vector<double> per_vcpu_work() const override;
 
 private:
     std::filesystem::path scratch_;

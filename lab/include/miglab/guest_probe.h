@@ -25,6 +25,9 @@ public:
     // reset_worst_pass(), in microseconds, when the guest reports it.
     virtual std::optional<double> worst_pass_us() const { return {}; }
     virtual void reset_worst_pass() {}
+    // Work done so far by each worker vCPU, as of the last work_done(),
+    // for guests that count per vCPU (empty otherwise).
+    virtual std::vector<double> per_vcpu_work() const { return {}; }
 };
 
 // No progress reporting (the idle guest).

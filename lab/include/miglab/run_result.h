@@ -35,11 +35,31 @@ struct RunResult {
     std::optional<double> perf_drop_ms; // time below 50% of pre-migration
     std::optional<double> work_lost;    // fraction of the expected work
     std::optional<double> baseline_rate;
+    // The slowest worker vCPU's work/s before migration (per-vCPU guests).
+    std::optional<double> min_vcpu_rate;
     std::optional<double> worst_pass_ms; // slowest guest pass while migrating
+    std::optional<double> rate_during;   // mean guest work/s while migrating
+    // KVM only: ring-full exits (KVM_EXIT_DIRTY_RING_FULL, counted from the
+    // source's kvm_dirty_ring_full trace points) and guest page faults KVM
+    // took (query-stats pf_taken, all vCPUs), per second while migrating.
+    std::optional<double> ring_full_per_s;
+    std::optional<double> faults_per_s;
     double migration_start_ms = 0, migration_end_ms = 0;
     std::vector<ThroughputSample> timeline;
     std::string work_unit; // what the timeline counts, per second
 
+    double migration_s() const
+    {
+        return (migration_end_ms - migration_start_ms) / 1000.0;
+    }
+    // Guest throughput while migrating as a fraction of before.
+    std::optional<double> rate_during_ratio() const
+    {
+        if (!rate_during || !baseline_rate || *baseline_rate <= 0) {
+            return std::nullopt;
+        }
+        return *rate_during / *baseline_rate;
+    }
     double efficiency() const
     {
         return total_time_ms > 0 ? lower_bound_ms / total_time_ms : 0;
