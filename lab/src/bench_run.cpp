@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "miglab/bench_run.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -60,6 +61,22 @@ double epoch_s()
     return std::chrono::duration<double>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
+}
+
+// The fork's x-query-dirty-ring, or null where the binary has no such
+// command or the dirty ring is not in use.
+Json dirty_ring_info(QemuProcess &vm)
+{
+    try {
+        return vm.qmp().execute("x-query-dirty-ring");
+    } catch (const QmpError &) {
+        return nullptr;
+    }
+}
+
+double json_count(const Json &j, const char *key)
+{
+    return static_cast<double>(j.value(key, 0ULL));
 }
 
 // Sum over all vCPUs of one KVM statistic (query-stats), if KVM has it.
@@ -230,8 +247,11 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
         probe->reset_worst_pass();
         const double epoch_start = epoch_s();
         std::optional<double> faults_start;
+        Json ring_start;
+        std::vector<double> ring_rates;
         if (uses_kvm(s)) {
             faults_start = vcpu_stat_sum(pair.source(), "pf_taken");
+            ring_start = dirty_ring_info(pair.source());
         }
         pair.start(s.setup);
         MigrationResult m = pair.wait(
@@ -241,6 +261,12 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
                     r.throttle_pct = info.value("cpu-throttle-percentage",
                                                 r.throttle_pct);
                     sampler.sample(pair.source());
+                    if (!ring_start.is_null()) {
+                        Json ring = dirty_ring_info(pair.source());
+                        if (!ring.is_null()) {
+                            ring_rates.push_back(json_count(ring, "dirty-rate"));
+                        }
+                    }
                 }
             },
             sample_period);
@@ -250,6 +276,19 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
             auto faults_end = vcpu_stat_sum(pair.source(), "pf_taken");
             if (faults_start && faults_end) {
                 r.faults_per_s = (*faults_end - *faults_start) / secs;
+            }
+            Json ring_end = dirty_ring_info(pair.source());
+            if (!ring_start.is_null() && !ring_end.is_null()) {
+                r.kick_alls = json_count(ring_end, "kick-alls") -
+                              json_count(ring_start, "kick-alls");
+                r.flushes = json_count(ring_end, "flushes") -
+                            json_count(ring_start, "flushes");
+            }
+            if (!ring_rates.empty()) {
+                std::nth_element(ring_rates.begin(),
+                                 ring_rates.begin() + ring_rates.size() / 2,
+                                 ring_rates.end());
+                r.ring_dirty_rate = ring_rates[ring_rates.size() / 2];
             }
             if (s.accel.find("dirty-ring-size") != std::string::npos) {
                 auto log = dir.path() /

@@ -127,7 +127,8 @@ void Report::write_csv(const std::filesystem::path &file) const
          "transferred_bytes,perf_drop_ms,work_lost,lower_bound_ms,"
          "setup_time_ms,dirty_sync_count,throttle_pct,efficiency,"
          "ram_equal,status,worst_pass_ms,baseline_rate,rate_during,"
-         "rate_during_ratio,ring_full_per_s,faults_per_s,min_vcpu_rate\n";
+         "rate_during_ratio,ring_full_per_s,faults_per_s,min_vcpu_rate,"
+         "ring_dirty_rate,kick_alls,flushes\n";
     for (const auto &r : runs_) {
         o << r.scenario << ',' << r.binary << ',' << r.rep << ','
           << (r.converged ? "yes" : "no") << ',' << fmt(r.total_time_ms) << ','
@@ -140,7 +141,9 @@ void Report::write_csv(const std::filesystem::path &file) const
           << opt(r.baseline_rate, 0) << ',' << opt(r.rate_during, 0) << ','
           << opt(r.rate_during_ratio(), 4) << ','
           << opt(r.ring_full_per_s, 1) << ',' << opt(r.faults_per_s, 0)
-          << ',' << opt(r.min_vcpu_rate, 0) << '\n';
+          << ',' << opt(r.min_vcpu_rate, 0) << ','
+          << opt(r.ring_dirty_rate, 0) << ',' << opt(r.kick_alls, 0) << ','
+          << opt(r.flushes, 0) << '\n';
     }
 }
 

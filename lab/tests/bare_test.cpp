@@ -183,3 +183,40 @@ TEST_F(BareTest, DirtyLimitSlowsTheWriterNotTheReader)
     EXPECT_GT(after[1], before[1] / 2)
         << "reader: " << before[1] << " -> " << after[1] << " pages/s";
 }
+
+// The fork's x-query-dirty-ring while a migration runs that cannot
+// converge: the syncs flush the rings without kicking all vCPUs, and the
+// rings measure a dirty rate for the writer and none for the reader.
+// Skips on a binary without the command (stock QEMU).
+TEST_F(BareTest, DirtyRingCountersWhileMigratingUnderKvm)
+{
+    MIGLAB_REQUIRE_KVM();
+    VmPair pair({test::qemu_binary(),
+                 bare_args("kvm,dirty-ring-size=65536", 2,
+                           {{"ws_mib", 64}, {"readers", 1}, {"rate", 20000}})},
+                dir_.path());
+    BareSnapshot s = wait_until_running(pair.source(), dir_.path());
+    ASSERT_EQ(s.state(), bare::State::running) << s.problem();
+    Json before;
+    try {
+        before = pair.source().qmp().execute("x-query-dirty-ring");
+    } catch (const QmpError &e) {
+        GTEST_SKIP() << "no x-query-dirty-ring in this QEMU: " << e.what();
+    }
+    MigrationSetup slow;
+    slow.parameters = {{"max-bandwidth", 4LL << 20}, {"downtime-limit", 1}};
+    pair.start(slow);
+    std::this_thread::sleep_for(Millis(3000));
+    Json ring = pair.source().qmp().execute("x-query-dirty-ring");
+    pair.cancel();
+    EXPECT_EQ(pair.source().run_state(), "running");
+
+    EXPECT_GE(ring["flushes"].get<uint64_t>(),
+              before["flushes"].get<uint64_t>() + 1) << ring.dump();
+    EXPECT_EQ(ring["kick-alls"], before["kick-alls"]) << ring.dump();
+    ASSERT_EQ(ring["vcpus"].size(), 2u) << ring.dump();
+    EXPECT_GT(ring["vcpus"][0]["dirty-rate"].get<uint64_t>(), 0u)
+        << ring.dump();
+    EXPECT_EQ(ring["vcpus"][1]["dirty-rate"].get<uint64_t>(), 0u)
+        << ring.dump();
+}

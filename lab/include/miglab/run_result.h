@@ -44,6 +44,12 @@ struct RunResult {
     // took (query-stats pf_taken, all vCPUs), per second while migrating.
     std::optional<double> ring_full_per_s;
     std::optional<double> faults_per_s;
+    // Fork with the dirty ring (x-query-dirty-ring): median of the rings'
+    // total dirty rate (pages/s) sampled while migrating, and the kicks of
+    // all vCPUs and flushes during the migration.
+    std::optional<double> ring_dirty_rate;
+    std::optional<double> kick_alls;
+    std::optional<double> flushes;
     double migration_start_ms = 0, migration_end_ms = 0;
     std::vector<ThroughputSample> timeline;
     std::string work_unit; // what the timeline counts, per second
