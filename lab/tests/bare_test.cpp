@@ -186,14 +186,18 @@ TEST_F(BareTest, DirtyLimitSlowsTheWriterNotTheReader)
 
 // The fork's x-query-dirty-ring while a migration runs that cannot
 // converge: the syncs flush the rings without kicking all vCPUs, and the
-// rings measure a dirty rate for the writer and none for the reader.
+// rings measure a dirty rate for the writer and next to none for the
+// reader.
+// The writer paces itself over a set it needs 3 s to cover, so it keeps
+// dirtying clean pages (a page already dirty logs nothing new).
 // Skips on a binary without the command (stock QEMU).
 TEST_F(BareTest, DirtyRingCountersWhileMigratingUnderKvm)
 {
     MIGLAB_REQUIRE_KVM();
     VmPair pair({test::qemu_binary(),
                  bare_args("kvm,dirty-ring-size=65536", 2,
-                           {{"ws_mib", 64}, {"readers", 1}, {"rate", 20000}})},
+                           {{"ws_mib", 240}, {"readers", 1}, {"rate", 20000}},
+                           "512M")},
                 dir_.path());
     BareSnapshot s = wait_until_running(pair.source(), dir_.path());
     ASSERT_EQ(s.state(), bare::State::running) << s.problem();
@@ -215,8 +219,9 @@ TEST_F(BareTest, DirtyRingCountersWhileMigratingUnderKvm)
               before["flushes"].get<uint64_t>() + 1) << ring.dump();
     EXPECT_EQ(ring["kick-alls"], before["kick-alls"]) << ring.dump();
     ASSERT_EQ(ring["vcpus"].size(), 2u) << ring.dump();
-    EXPECT_GT(ring["vcpus"][0]["dirty-rate"].get<uint64_t>(), 0u)
-        << ring.dump();
-    EXPECT_EQ(ring["vcpus"][1]["dirty-rate"].get<uint64_t>(), 0u)
-        << ring.dump();
+    // The reader dirties only its stack and its status record.
+    uint64_t writer = ring["vcpus"][0]["dirty-rate"].get<uint64_t>();
+    uint64_t reader = ring["vcpus"][1]["dirty-rate"].get<uint64_t>();
+    EXPECT_GT(writer, 0u) << ring.dump();
+    EXPECT_LT(reader * 100, writer) << ring.dump();
 }
