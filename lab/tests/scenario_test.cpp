@@ -90,7 +90,19 @@ TEST_F(ScenarioTest, LinuxStressSettings)
               std::string::npos);
     EXPECT_NE(error_for(R"({"name": "b", "guest": {"kind": "bootblock",
                   "stress": {"mem_mib": 1}}})")
-                  .find("linux guest only"),
+                  .find("linux and bare guests only"),
+              std::string::npos);
+}
+
+TEST_F(ScenarioTest, BareStressSettings)
+{
+    EXPECT_NE(error_for(R"({"name": "b", "guest": {"kind": "bare",
+                  "stress": {"mem_mib": 1}}})")
+                  .find("guest.stress.mem_mib"),
+              std::string::npos);
+    EXPECT_NE(error_for(R"({"name": "b", "guest": {"kind": "bare",
+                  "stress": {"ws_mib": "lots"}}})")
+                  .find("'guest.stress.ws_mib' must be a non-negative integer"),
               std::string::npos);
 }
 
