@@ -10,6 +10,7 @@
 #include "miglab/guest_probe.h"
 #include "miglab/ram_hash.h"
 #include "miglab/temp_dir.h"
+#include "miglab/vmstate_load.h"
 
 namespace miglab {
 
@@ -121,11 +122,21 @@ std::vector<std::string> guest_args(const Scenario &s, const LabPaths &paths,
                                     const std::filesystem::path &dir)
 {
     std::vector<std::string> a = pc_machine_args(s.accel, s.memory, s.smp);
+    std::vector<std::string> events;
     if (uses_kvm(s)) {
         // Ring-full exits, counted per migration window (trace-<pid>.log).
-        a.insert(a.end(), {"-msg", "timestamp=on", "-trace",
-                           "enable=kvm_dirty_ring_full", "-D",
-                           (dir / "trace-%d.log").string()});
+        events.push_back("kvm_dirty_ring_full");
+    }
+    if (!s.devices.empty()) {
+        // The destination's non-iterable load (parse_load_window).
+        auto load = load_trace_events();
+        events.insert(events.end(), load.begin(), load.end());
+        auto devices = s.devices.args();
+        a.insert(a.end(), devices.begin(), devices.end());
+    }
+    if (!events.empty()) {
+        auto t = trace_args(events, dir);
+        a.insert(a.end(), t.begin(), t.end());
     }
     if (s.guest_kind == "bootblock") {
         BootBlockGuest g(paths.qemu_src, dir);
@@ -335,6 +346,16 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
                     r.status = "error";
                     r.error = "bare guest pattern check: " + *bad;
                 }
+            }
+        }
+        if (r.converged && !s.devices.empty()) {
+            auto log = dir.path() /
+                       ("trace-" + std::to_string(pair.destination().pid()) +
+                        ".log");
+            if (auto w = parse_load_window(log)) {
+                r.load_time_ms = w->load_ms;
+                r.load_flatviews = static_cast<double>(w->flatviews);
+                r.load_flushes = static_cast<double>(w->flushes);
             }
         }
         compute_guest_impact(r);

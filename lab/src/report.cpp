@@ -128,7 +128,8 @@ void Report::write_csv(const std::filesystem::path &file) const
          "setup_time_ms,dirty_sync_count,throttle_pct,efficiency,"
          "ram_equal,status,worst_pass_ms,baseline_rate,rate_during,"
          "rate_during_ratio,ring_full_per_s,faults_per_s,min_vcpu_rate,"
-         "ring_dirty_rate,kick_alls,flushes\n";
+         "ring_dirty_rate,kick_alls,flushes,load_time_ms,load_flatviews,"
+         "load_flushes\n";
     for (const auto &r : runs_) {
         o << r.scenario << ',' << r.binary << ',' << r.rep << ','
           << (r.converged ? "yes" : "no") << ',' << fmt(r.total_time_ms) << ','
@@ -143,7 +144,54 @@ void Report::write_csv(const std::filesystem::path &file) const
           << opt(r.ring_full_per_s, 1) << ',' << opt(r.faults_per_s, 0)
           << ',' << opt(r.min_vcpu_rate, 0) << ','
           << opt(r.ring_dirty_rate, 0) << ',' << opt(r.kick_alls, 0) << ','
-          << opt(r.flushes, 0) << '\n';
+          << opt(r.flushes, 0) << ',' << opt(r.load_time_ms, 1) << ','
+          << opt(r.load_flatviews, 0) << ',' << opt(r.load_flushes, 0)
+          << '\n';
+    }
+}
+
+// The destination's non-iterable load, for scenarios that measured it.
+void Report::write_load_table(std::ostream &o, const std::string &sc) const
+{
+    std::map<std::string, double> median_load;
+    bool header = false;
+    for (const auto &b : binaries) {
+        auto runs = runs_of(sc, b);
+        std::vector<double> load;
+        for (auto *r : runs) {
+            if (r->load_time_ms) {
+                load.push_back(*r->load_time_ms);
+            }
+        }
+        if (load.empty()) {
+            continue;
+        }
+        if (!header) {
+            o << "\n| binary | non-iterable load ms | flat views rendered in it "
+                 "| early commits (fork) | downtime ms |\n"
+                 "| --- | --- | --- | --- | --- |\n";
+            header = true;
+        }
+        median_load[b] = Spread::of(load).median;
+        o << "| " << b << " | "
+          << spread_cell(runs, [](auto &r) { return r.load_time_ms; }, 1)
+          << " | "
+          << spread_cell(runs, [](auto &r) { return r.load_flatviews; })
+          << " | "
+          << spread_cell(runs, [](auto &r) { return r.load_flushes; })
+          << " | "
+          << spread_cell(runs, [](auto &r) -> std::optional<double> {
+                 if (!r.converged) {
+                     return std::nullopt;
+                 }
+                 return r.downtime_ms;
+             })
+          << " |\n";
+    }
+    if (median_load.count("stock") && median_load.count("fork") &&
+        median_load["stock"] > 0) {
+        o << "\nfork/stock median non-iterable load time: "
+          << fmt(median_load["fork"] / median_load["stock"], 2) << "\n";
     }
 }
 
@@ -217,6 +265,7 @@ std::string Report::markdown(const std::string &machine_note) const
             o << "\nfork/stock median total time: "
               << fmt(median_total["fork"] / median_total["stock"], 2) << "\n";
         }
+        write_load_table(o, sc);
         for (const auto &r : runs_) {
             if (r.scenario == sc && !r.error.empty()) {
                 o << "\n- " << r.binary << " rep " << r.rep << ": "

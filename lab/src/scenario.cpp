@@ -77,7 +77,7 @@ Scenario Scenario::load(const std::filesystem::path &file)
 
     Json guest = get<Json>(file, j, "guest", "", Json::object());
     only_keys(file, guest, "guest.",
-              {"kind", "memory", "smp", "accel", "stress"});
+              {"kind", "memory", "smp", "accel", "stress", "devices"});
     s.guest_kind = get<std::string>(file, guest, "kind", "guest.", "idle");
     if (s.guest_kind != "idle" && s.guest_kind != "bootblock" &&
         s.guest_kind != "linux" && s.guest_kind != "bare") {
@@ -125,6 +125,29 @@ Scenario Scenario::load(const std::filesystem::path &file)
                                                ? "a list of module names"
                                                : "a non-negative integer"));
         }
+    }
+    const Json devices = get<Json>(file, guest, "devices", "guest.",
+                                   Json::object());
+    if (!devices.is_object()) {
+        throw ScenarioError(file, "'guest.devices' must be an object");
+    }
+    only_keys(file, devices, "guest.devices.",
+              {"virtio_net", "net_queues", "virtio_blk", "blk_queues"});
+    for (const auto &[k, v] : devices.items()) {
+        const bool queues = k.ends_with("_queues");
+        if (!v.is_number_unsigned() || v.get<unsigned>() > (queues ? 64 : 28) ||
+            (queues && v.get<unsigned>() == 0)) {
+            throw ScenarioError(file, "'guest.devices." + k + "' must be " +
+                                          (queues ? "1..64" : "0..28"));
+        }
+    }
+    s.devices.virtio_net = devices.value("virtio_net", 0U);
+    s.devices.net_queues = devices.value("net_queues", 1U);
+    s.devices.virtio_blk = devices.value("virtio_blk", 0U);
+    s.devices.blk_queues = devices.value("blk_queues", 1U);
+    if (s.devices.count() > 28) {
+        throw ScenarioError(file, "'guest.devices': at most 28 devices fit "
+                                  "on the pc machine's PCI bus");
     }
     s.memory = get<std::string>(file, guest, "memory", "guest.", "512M");
     if (!std::regex_match(s.memory, std::regex("[0-9]+[MG]"))) {

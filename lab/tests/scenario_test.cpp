@@ -106,6 +106,28 @@ TEST_F(ScenarioTest, BareStressSettings)
               std::string::npos);
 }
 
+TEST_F(ScenarioTest, SwitchoverDevices)
+{
+    Scenario s = Scenario::load(write(R"({"name": "x",
+        "guest": {"kind": "linux",
+                  "devices": {"virtio_net": 8, "net_queues": 16,
+                              "virtio_blk": 16, "blk_queues": 4}}})"));
+    EXPECT_EQ(s.devices.count(), 24u);
+    EXPECT_EQ(s.devices.net_queues, 16u);
+    EXPECT_TRUE(Scenario::load(write(R"({"name": "x"})")).devices.empty());
+    EXPECT_NE(error_for(R"({"name": "x", "guest": {"devices": {"nics": 1}}})")
+                  .find("guest.devices.nics"),
+              std::string::npos);
+    EXPECT_NE(error_for(R"({"name": "x",
+                "guest": {"devices": {"net_queues": 0}}})")
+                  .find("'guest.devices.net_queues' must be 1..64"),
+              std::string::npos);
+    EXPECT_NE(error_for(R"({"name": "x",
+                "guest": {"devices": {"virtio_net": 20, "virtio_blk": 20}}})")
+                  .find("at most 28 devices"),
+              std::string::npos);
+}
+
 TEST_F(ScenarioTest, MissingFileIsAnError)
 {
     EXPECT_THROW(Scenario::load(dir_.path() / "nope.json"), std::runtime_error);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,7 @@ private:
     std::vector<std::string> scenarios() const;
     std::vector<const RunResult *> runs_of(const std::string &scenario,
                                            const std::string &binary) const;
+    void write_load_table(std::ostream &o, const std::string &scenario) const;
     std::vector<RunResult> runs_;
 };
 

@@ -50,6 +50,11 @@ struct RunResult {
     std::optional<double> ring_dirty_rate;
     std::optional<double> kick_alls;
     std::optional<double> flushes;
+    // The destination's non-iterable load (LoadWindow): ms, flat views
+    // rendered and the fork's early commits within it.
+    std::optional<double> load_time_ms;
+    std::optional<double> load_flatviews;
+    std::optional<double> load_flushes;
     double migration_start_ms = 0, migration_end_ms = 0;
     std::vector<ThroughputSample> timeline;
     std::string work_unit; // what the timeline counts, per second

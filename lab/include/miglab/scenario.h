@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "miglab/vm_pair.h"
+#include "miglab/vmstate_load.h"
 
 namespace miglab {
 
@@ -30,7 +31,9 @@ namespace miglab {
 // writer), hot_pct, hot_share, reader, modules; see lab/guest/stress.cpp)
 // and "bare" (the lab's ring-3 stress guest, for KVM paths; "guest.stress"
 // sets it: ws_mib, hot_pct, hot_share, rate, rates (per vCPU), readers;
-// see lab/guest/bare/bare.cpp). Every error names the file and the field.
+// see lab/guest/bare/bare.cpp). "guest.devices" adds virtio devices for
+// switchover scenarios (see DeviceSet). Every error names the file and
+// the field.
 struct Scenario {
     std::string name;
     std::string description;
@@ -39,6 +42,7 @@ struct Scenario {
     unsigned smp = 1;
     std::string accel;
     Json stress = Json::object(); // linux and bare guests' settings
+    DeviceSet devices;
     MigrationSetup setup;
     unsigned time_limit_s = 120;
     unsigned repetitions = 3;

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "miglab/vmstate_load.h"
+
+#include <cstdlib>
+#include <fstream>
+
+namespace miglab {
+
+std::vector<std::string> DeviceSet::args() const
+{
+    std::vector<std::string> a;
+    for (unsigned i = 0; i < virtio_net; ++i) {
+        const std::string id = "miglab-net" + std::to_string(i);
+        std::string netdev = "tap,id=" + id + ",script=no,downscript=no";
+        std::string dev = "virtio-net-pci,netdev=" + id;
+        if (net_queues > 1) {
+            netdev += ",queues=" + std::to_string(net_queues);
+            dev += ",mq=on,vectors=" + std::to_string(2 * net_queues + 2);
+        }
+        a.insert(a.end(), {"-netdev", netdev, "-device", dev});
+    }
+    for (unsigned i = 0; i < virtio_blk; ++i) {
+        const std::string id = "miglab-blk" + std::to_string(i);
+        a.insert(a.end(),
+                 {"-blockdev",
+                  "driver=null-co,node-name=" + id +
+                      ",size=1073741824,read-zeroes=on",
+                  "-device",
+                  "virtio-blk-pci,drive=" + id +
+                      ",num-queues=" + std::to_string(blk_queues)});
+    }
+    return a;
+}
+
+std::vector<std::string> trace_args(const std::vector<std::string> &events,
+                                    const std::filesystem::path &dir)
+{
+    std::vector<std::string> a{"-msg", "timestamp=on"};
+    for (const auto &e : events) {
+        a.insert(a.end(), {"-trace", "enable=" + e});
+    }
+    a.insert(a.end(), {"-D", (dir / "trace-%d.log").string()});
+    return a;
+}
+
+std::vector<std::string> load_trace_events()
+{
+    return {"qemu_loadvm_state_section", "qemu_loadvm_state_post_main",
+            "flatview_new", "memory_region_transaction_flus*"};
+}
+
+namespace {
+
+// "pid@sec.usec:event args": the event's name and time, or false.
+bool parse_line(const std::string &line, std::string &event,
+                std::string &args, double &t)
+{
+    auto at = line.find('@');
+    auto colon = line.find(':', at == std::string::npos ? 0 : at);
+    if (at == std::string::npos || colon == std::string::npos) {
+        return false;
+    }
+    t = std::strtod(line.c_str() + at + 1, nullptr);
+    auto space = line.find(' ', colon);
+    event = line.substr(colon + 1, space == std::string::npos
+                                       ? std::string::npos
+                                       : space - colon - 1);
+    args = space == std::string::npos ? "" : line.substr(space + 1);
+    return true;
+}
+
+} // namespace
+
+std::optional<LoadWindow> parse_load_window(const std::filesystem::path &log)
+{
+    std::ifstream in(log);
+    std::string line, event, args;
+    double t = 0, start = 0;
+    bool after_end = false, open = false;
+    LoadWindow w;
+    std::optional<LoadWindow> last;
+    while (std::getline(in, line)) {
+        if (!parse_line(line, event, args, t)) {
+            continue;
+        }
+        if (event == "qemu_loadvm_state_section") {
+            int type = std::atoi(args.c_str());
+            if (type == 3) {            // QEMU_VM_SECTION_END
+                after_end = true;
+                open = false;
+            } else if (type == 4 && after_end && !open) {  // FULL
+                open = true;
+                start = t;
+                w = LoadWindow{};
+            }
+            w.sections += open && type == 4;
+        } else if (event == "qemu_loadvm_state_post_main" && open) {
+            w.load_ms = (t - start) * 1000.0;
+            last = w;
+            open = after_end = false;
+        } else if (open && event == "flatview_new") {
+            ++w.flatviews;
+        } else if (open && event == "memory_region_transaction_flush") {
+            ++w.flushes;
+        }
+    }
+    return last;
+}
+
+} // namespace miglab
