@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "miglab/bare_guest.h"
+#include "miglab/poll.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -27,13 +28,6 @@ std::vector<unsigned char> read_guest(QemuProcess &vm, uint64_t gpa,
         throw std::runtime_error("short pmemsave file " + file.string());
     }
     return buf;
-}
-
-std::string hex(uint64_t v)
-{
-    char b[24];
-    std::snprintf(b, sizeof(b), "0x%llx", static_cast<unsigned long long>(v));
-    return b;
 }
 
 } // namespace

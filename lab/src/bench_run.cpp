@@ -8,6 +8,7 @@
 
 #include "miglab/boot_block.h"
 #include "miglab/guest_probe.h"
+#include "miglab/poll.h"
 #include "miglab/ram_hash.h"
 #include "miglab/temp_dir.h"
 #include "miglab/vmstate_load.h"
@@ -181,17 +182,15 @@ void wait_for_guest(GuestProbe &probe, QemuProcess &vm)
     if (probe.unit().empty()) {
         return;
     }
-    auto deadline = Clock::now() + std::chrono::seconds(300);
     std::optional<double> first;
-    while (Clock::now() < deadline) {
-        auto w = probe.work_done(vm);
-        if (w && first && *w > *first) {
-            return;
-        }
-        if (w && !first) {
-            first = w;
-        }
-        std::this_thread::sleep_for(sample_period);
+    if (poll_until(std::chrono::seconds(300), sample_period, [&] {
+            auto w = probe.work_done(vm);
+            if (w && !first) {
+                first = w;
+            }
+            return w && *w > *first;
+        })) {
+        return;
     }
     throw std::runtime_error("the guest reported no progress within 300 s "
                              "(serial log: " + vm.serial_path().string() + ")");
@@ -332,13 +331,7 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
             if (diff) {
                 r.status = "error";
                 r.error = "RAM differs after migration: first differing "
-                          "page at guest-physical 0x" +
-                          [&] {
-                              char buf[32];
-                              snprintf(buf, sizeof(buf), "%llx",
-                                       static_cast<unsigned long long>(*diff));
-                              return std::string(buf);
-                          }();
+                          "page at guest-physical " + hex(*diff);
             } else if (s.guest_kind == "bare") {
                 if (auto bad = check_bare_pattern(pair.destination(),
                                                   dir.path())) {

@@ -39,6 +39,15 @@ std::string opt(const std::optional<double> &v, int prec)
     return v ? fmt(*v, prec) : "n/a";
 }
 
+// Downtime means something only for a migration that completed.
+std::optional<double> converged_downtime(const RunResult &r)
+{
+    if (!r.converged) {
+        return std::nullopt;
+    }
+    return r.downtime_ms;
+}
+
 std::string spread_cell(const std::vector<const RunResult *> &runs,
                         const std::function<std::optional<double>(
                             const RunResult &)> &get,
@@ -180,12 +189,7 @@ void Report::write_load_table(std::ostream &o, const std::string &sc) const
           << " | "
           << spread_cell(runs, [](auto &r) { return r.load_flushes; })
           << " | "
-          << spread_cell(runs, [](auto &r) -> std::optional<double> {
-                 if (!r.converged) {
-                     return std::nullopt;
-                 }
-                 return r.downtime_ms;
-             })
+          << spread_cell(runs, converged_downtime)
           << " |\n";
     }
     if (median_load.count("stock") && median_load.count("fork") &&
@@ -218,12 +222,7 @@ std::string Report::markdown(const std::string &machine_note) const
             o << "| " << b << " | " << conv << "/" << runs.size() << " | "
               << spread_cell(runs, [](auto &r) { return r.total_time_ms; })
               << " | "
-              << spread_cell(runs, [](auto &r) -> std::optional<double> {
-                     if (!r.converged) {
-                         return std::nullopt;
-                     }
-                     return r.downtime_ms;
-                 })
+              << spread_cell(runs, converged_downtime)
               << " | "
               << spread_cell(runs, [](auto &r) {
                      return r.transferred_bytes / 1048576.0;

@@ -3,6 +3,8 @@
 
 #include <thread>
 
+#include "miglab/poll.h"
+
 namespace miglab {
 
 std::vector<std::string> pc_machine_args(const std::string &accel,
@@ -132,16 +134,14 @@ MigrationResult VmPair::migrate(const MigrationSetup &setup, Millis limit)
 void VmPair::cancel()
 {
     source_->qmp().execute("migrate_cancel");
-    auto deadline = std::chrono::steady_clock::now() + Millis(30000);
-    while (std::chrono::steady_clock::now() < deadline) {
+    bool stopped = poll_until(Millis(30000), Millis(50), [&] {
         std::string s = source_->qmp().execute("query-migrate")
                             .value("status", "");
-        if (s == "cancelled" || s == "failed" || s == "completed") {
-            return;
-        }
-        std::this_thread::sleep_for(Millis(50));
+        return s == "cancelled" || s == "failed" || s == "completed";
+    });
+    if (!stopped) {
+        throw std::runtime_error("migration did not stop after migrate_cancel");
     }
-    throw std::runtime_error("migration did not stop after migrate_cancel");
 }
 
 } // namespace miglab

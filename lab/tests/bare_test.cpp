@@ -9,6 +9,7 @@
 
 #include "lab_env.h"
 #include "miglab/bare_guest.h"
+#include "miglab/poll.h"
 #include "miglab/temp_dir.h"
 
 using namespace miglab;
@@ -32,15 +33,11 @@ std::vector<std::string> bare_args(const std::string &accel, unsigned smp,
 BareSnapshot wait_until_running(QemuProcess &vm,
                                 const std::filesystem::path &scratch)
 {
-    auto deadline = Clock::now() + std::chrono::seconds(60);
     BareSnapshot s;
-    while (Clock::now() < deadline) {
+    poll_until(std::chrono::seconds(60), Millis(50), [&] {
         s = BareSnapshot::read(vm, scratch);
-        if (s.booted() && s.state() != bare::State::booting) {
-            break;
-        }
-        std::this_thread::sleep_for(Millis(50));
-    }
+        return s.booted() && s.state() != bare::State::booting;
+    });
     return s;
 }
 

@@ -7,6 +7,7 @@
 #include "lab_env.h"
 #include "miglab/boot_block.h"
 #include "miglab/guest_probe.h"
+#include "miglab/poll.h"
 #include "miglab/ram_hash.h"
 #include "miglab/temp_dir.h"
 #include "miglab/vm_pair.h"
@@ -40,26 +41,18 @@ bool guest_progresses(QemuProcess &vm)
 {
     BootBlockProbe probe;
     auto first = probe.work_done(vm);
-    for (int i = 0; i < 600; ++i) {
-        std::this_thread::sleep_for(Millis(100));
-        if (probe.work_done(vm) != first) {
-            return true;
-        }
-    }
-    return false;
+    return poll_until(Millis(60000), Millis(100),
+                      [&] { return probe.work_done(vm) != first; });
 }
 
 void wait_until_transferring(VmPair &pair)
 {
-    for (int i = 0; i < 300; ++i) {
+    bool going = poll_until(Millis(30000), Millis(100), [&] {
         Json info = pair.source().qmp().execute("query-migrate");
-        if (info.value("status", "") == "active" &&
-            info["ram"].value("transferred", 0ULL) > (1ULL << 20)) {
-            return;
-        }
-        std::this_thread::sleep_for(Millis(100));
-    }
-    FAIL() << "migration never got going";
+        return info.value("status", "") == "active" &&
+               info["ram"].value("transferred", 0ULL) > (1ULL << 20);
+    });
+    ASSERT_TRUE(going) << "migration never got going";
 }
 
 // The guest dirties memory and a migration is under way that cannot
