@@ -11,6 +11,7 @@
 #include "miglab/poll.h"
 #include "miglab/ram_hash.h"
 #include "miglab/temp_dir.h"
+#include "miglab/trace_log.h"
 #include "miglab/vmstate_load.h"
 
 namespace miglab {
@@ -99,22 +100,17 @@ std::optional<double> vcpu_stat_sum(QemuProcess &vm, const std::string &name)
     return sum;
 }
 
-// kvm_dirty_ring_full lines between two epoch times in QEMU's log
-// ("pid@sec.usec:kvm_dirty_ring_full vcpu N").
+// kvm_dirty_ring_full lines between two epoch times in QEMU's trace log.
 uint64_t count_ring_full(const std::filesystem::path &log, double from,
                          double to)
 {
     std::ifstream in(log);
     std::string line;
+    TraceLine l;
     uint64_t n = 0;
     while (std::getline(in, line)) {
-        auto at = line.find('@');
-        auto colon = line.find(":kvm_dirty_ring_full", at);
-        if (at == std::string::npos || colon == std::string::npos) {
-            continue;
-        }
-        double t = std::strtod(line.c_str() + at + 1, nullptr);
-        n += t >= from && t <= to;
+        n += TraceLine::parse(line, l) && l.event == "kvm_dirty_ring_full" &&
+             l.t >= from && l.t <= to;
     }
     return n;
 }
@@ -301,9 +297,7 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
                 r.ring_dirty_rate = ring_rates[ring_rates.size() / 2];
             }
             if (s.accel.find("dirty-ring-size") != std::string::npos) {
-                auto log = dir.path() /
-                           ("trace-" + std::to_string(pair.source().pid()) +
-                            ".log");
+                auto log = trace_log_path(dir.path(), pair.source().pid());
                 r.ring_full_per_s =
                     static_cast<double>(count_ring_full(log, epoch_start,
                                                         epoch_s())) /
@@ -342,10 +336,8 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
             }
         }
         if (r.converged && !s.devices.empty()) {
-            auto log = dir.path() /
-                       ("trace-" + std::to_string(pair.destination().pid()) +
-                        ".log");
-            if (auto w = parse_load_window(log)) {
+            if (auto w = parse_load_window(
+                    trace_log_path(dir.path(), pair.destination().pid()))) {
                 r.load_time_ms = w->load_ms;
                 r.load_flatviews = static_cast<double>(w->flatviews);
                 r.load_flushes = static_cast<double>(w->flushes);

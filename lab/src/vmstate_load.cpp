@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "miglab/vmstate_load.h"
 
+#include "miglab/trace_log.h"
+
 #include <cstdlib>
 #include <fstream>
 
@@ -32,59 +34,29 @@ std::vector<std::string> DeviceSet::args() const
     return a;
 }
 
-std::vector<std::string> trace_args(const std::vector<std::string> &events,
-                                    const std::filesystem::path &dir)
-{
-    std::vector<std::string> a{"-msg", "timestamp=on"};
-    for (const auto &e : events) {
-        a.insert(a.end(), {"-trace", "enable=" + e});
-    }
-    a.insert(a.end(), {"-D", (dir / "trace-%d.log").string()});
-    return a;
-}
-
 std::vector<std::string> load_trace_events()
 {
     return {"qemu_loadvm_state_section", "qemu_loadvm_state_post_main",
             "flatview_new", "memory_region_transaction_flus*"};
 }
 
-namespace {
-
-// "pid@sec.usec:event args": the event's name and time, or false.
-bool parse_line(const std::string &line, std::string &event,
-                std::string &args, double &t)
-{
-    auto at = line.find('@');
-    auto colon = line.find(':', at == std::string::npos ? 0 : at);
-    if (at == std::string::npos || colon == std::string::npos) {
-        return false;
-    }
-    t = std::strtod(line.c_str() + at + 1, nullptr);
-    auto space = line.find(' ', colon);
-    event = line.substr(colon + 1, space == std::string::npos
-                                       ? std::string::npos
-                                       : space - colon - 1);
-    args = space == std::string::npos ? "" : line.substr(space + 1);
-    return true;
-}
-
-} // namespace
-
 std::optional<LoadWindow> parse_load_window(const std::filesystem::path &log)
 {
     std::ifstream in(log);
-    std::string line, event, args;
-    double t = 0, start = 0;
+    std::string line;
+    TraceLine l;
+    double start = 0;
     bool after_end = false, open = false;
     LoadWindow w;
     std::optional<LoadWindow> last;
     while (std::getline(in, line)) {
-        if (!parse_line(line, event, args, t)) {
+        if (!TraceLine::parse(line, l)) {
             continue;
         }
+        const std::string &event = l.event;
+        const double t = l.t;
         if (event == "qemu_loadvm_state_section") {
-            int type = std::atoi(args.c_str());
+            int type = std::atoi(l.args.c_str());
             if (type == 3) {            // QEMU_VM_SECTION_END
                 after_end = true;
                 open = false;

@@ -7,6 +7,7 @@
 
 #include "lab_env.h"
 #include "miglab/temp_dir.h"
+#include "miglab/trace_log.h"
 #include "miglab/vm_pair.h"
 #include "miglab/vmstate_load.h"
 
@@ -42,10 +43,8 @@ protected:
         MigrationResult r = pair.migrate(setup, limit);
         EXPECT_TRUE(r.converged()) << r.status << ": " << r.info.dump();
         test::expect_equal_ram(pair, dir_.path());
-        return parse_load_window(dir_.path() /
-                                 ("trace-" +
-                                  std::to_string(pair.destination().pid()) +
-                                  ".log"));
+        return parse_load_window(
+            trace_log_path(dir_.path(), pair.destination().pid()));
     }
 
     TempDir dir_;

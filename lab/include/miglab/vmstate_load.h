@@ -27,11 +27,6 @@ struct DeviceSet {
     std::vector<std::string> args() const;
 };
 
-// QEMU options that log the given trace events, with timestamps, to
-// DIR/trace-<pid>.log.
-std::vector<std::string> trace_args(const std::vector<std::string> &events,
-                                    const std::filesystem::path &dir);
-
 // The trace events parse_load_window() reads; all exist in stock QEMU
 // except the fork's memory_region_transaction_flush (a pattern, so stock
 // accepts it).

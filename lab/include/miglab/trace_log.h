@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace miglab {
+
+// QEMU's trace log as the lab asks for it: the "log" backend with
+// -msg timestamp=on, one file per QEMU process.
+
+// QEMU options that log the given trace events to trace_log_path(dir, pid).
+std::vector<std::string> trace_args(const std::vector<std::string> &events,
+                                    const std::filesystem::path &dir);
+
+// The log of the QEMU with that pid.
+std::filesystem::path trace_log_path(const std::filesystem::path &dir,
+                                     pid_t pid);
+
+// One line, "pid@sec.usec:event args".
+struct TraceLine {
+    double t = 0; // seconds since the epoch
+    std::string event;
+    std::string args;
+    // false for lines that are not trace events
+    static bool parse(const std::string &line, TraceLine &out);
+};
+
+} // namespace miglab

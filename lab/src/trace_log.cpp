@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "miglab/trace_log.h"
+
+#include <cstdlib>
+
+namespace miglab {
+
+std::vector<std::string> trace_args(const std::vector<std::string> &events,
+                                    const std::filesystem::path &dir)
+{
+    std::vector<std::string> a{"-msg", "timestamp=on"};
+    for (const auto &e : events) {
+        a.insert(a.end(), {"-trace", "enable=" + e});
+    }
+    a.insert(a.end(), {"-D", (dir / "trace-%d.log").string()});
+    return a;
+}
+
+std::filesystem::path trace_log_path(const std::filesystem::path &dir,
+                                     pid_t pid)
+{
+    return dir / ("trace-" + std::to_string(pid) + ".log");
+}
+
+bool TraceLine::parse(const std::string &line, TraceLine &out)
+{
+    auto at = line.find('@');
+    if (at == std::string::npos) {
+        return false;
+    }
+    auto colon = line.find(':', at);
+    if (colon == std::string::npos) {
+        return false;
+    }
+    out.t = std::strtod(line.c_str() + at + 1, nullptr);
+    auto space = line.find(' ', colon);
+    out.event = line.substr(colon + 1, space == std::string::npos
+                                           ? std::string::npos
+                                           : space - colon - 1);
+    out.args = space == std::string::npos ? "" : line.substr(space + 1);
+    return true;
+}
+
+} // namespace miglab
