@@ -259,6 +259,9 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
             faults_start = vcpu_stat_sum(pair.source(), "pf_taken");
             ring_start = dirty_ring_info(pair.source());
         }
+        if (s.stopped) {
+            pair.source().qmp().execute("stop");
+        }
         pair.start(s.setup);
         MigrationResult m = pair.wait(
             std::chrono::seconds(s.time_limit_s),

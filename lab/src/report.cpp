@@ -138,7 +138,7 @@ void Report::write_csv(const std::filesystem::path &file) const
          "ram_equal,status,worst_pass_ms,baseline_rate,rate_during,"
          "rate_during_ratio,ring_full_per_s,faults_per_s,min_vcpu_rate,"
          "ring_dirty_rate,kick_alls,flushes,load_time_ms,load_flatviews,"
-         "load_flushes\n";
+         "load_flushes,lost_work_s\n";
     for (const auto &r : runs_) {
         o << r.scenario << ',' << r.binary << ',' << r.rep << ','
           << (r.converged ? "yes" : "no") << ',' << fmt(r.total_time_ms) << ','
@@ -155,7 +155,7 @@ void Report::write_csv(const std::filesystem::path &file) const
           << opt(r.ring_dirty_rate, 0) << ',' << opt(r.kick_alls, 0) << ','
           << opt(r.flushes, 0) << ',' << opt(r.load_time_ms, 1) << ','
           << opt(r.load_flatviews, 0) << ',' << opt(r.load_flushes, 0)
-          << '\n';
+          << ',' << opt(r.lost_work_s, 2) << '\n';
     }
 }
 
@@ -206,11 +206,11 @@ std::string Report::markdown(const std::string &machine_note) const
         o << "### " << sc << "\n\n"
           << "| binary | converged | total time ms | downtime ms | "
              "transferred MiB | dirty syncs | final throttle % | "
-             "perf drop ms | work lost | guest during/before | "
+             "perf drop ms | work lost | lost work s | guest during/before | "
              "worst pass ms | lower bound ms | efficiency | "
              "ring-full exits/s | guest faults/s |\n"
           << "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | "
-             "--- | --- | --- | --- | --- |\n";
+             "--- | --- | --- | --- | --- | --- |\n";
         std::map<std::string, double> median_total;
         for (const auto &b : binaries) {
             auto runs = runs_of(sc, b);
@@ -239,6 +239,8 @@ std::string Report::markdown(const std::string &machine_note) const
               << spread_cell(runs, [](auto &r) { return r.perf_drop_ms; })
               << " | "
               << spread_cell(runs, [](auto &r) { return r.work_lost; }, 3)
+              << " | "
+              << spread_cell(runs, [](auto &r) { return r.lost_work_s; }, 2)
               << " | "
               << spread_cell(runs, [](auto &r) { return r.rate_during_ratio(); },
                              3)

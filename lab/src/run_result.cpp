@@ -43,6 +43,7 @@ void compute_guest_impact(RunResult &r)
     }
     r.work_lost = expected > 0 ? std::max(0.0, (expected - done) / expected)
                                : 0;
+    r.lost_work_s = std::max(0.0, (expected - done) / base / 1000.0);
 }
 
 } // namespace miglab

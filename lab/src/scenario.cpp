@@ -168,7 +168,7 @@ Scenario Scenario::load(const std::filesystem::path &file)
     Json mig = get<Json>(file, j, "migration", "", Json::object());
     only_keys(file, mig, "migration.", {"capabilities", "parameters",
                                         "both_sides_parameters",
-                                        "time_limit_s"});
+                                        "time_limit_s", "stopped"});
     const Json caps = get<Json>(file, mig, "capabilities", "migration.",
                                 Json::object());
     if (!caps.is_object()) {
@@ -195,6 +195,7 @@ Scenario Scenario::load(const std::filesystem::path &file)
         throw ScenarioError(file, "'migration.time_limit_s' must be positive");
     }
     s.time_limit_s = static_cast<unsigned>(limit);
+    s.stopped = get<bool>(file, mig, "stopped", "migration.", false);
     return s;
 }
 

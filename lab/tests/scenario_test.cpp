@@ -40,7 +40,7 @@ TEST_F(ScenarioTest, ReadsAFullScenario)
         "guest": {"kind": "bootblock", "memory": "1G", "smp": 2, "accel": "tcg"},
         "migration": {"capabilities": {"auto-converge": true},
                       "parameters": {"max-bandwidth": 1000, "downtime-limit": 300},
-                      "time_limit_s": 60}})"));
+                      "time_limit_s": 60, "stopped": true}})"));
     EXPECT_EQ(s.name, "demo");
     EXPECT_EQ(s.repetitions, 5u);
     EXPECT_EQ(s.memory, "1G");
@@ -49,6 +49,8 @@ TEST_F(ScenarioTest, ReadsAFullScenario)
     ASSERT_EQ(s.setup.capabilities.size(), 1u);
     EXPECT_EQ(s.setup.capabilities[0].first, "auto-converge");
     EXPECT_EQ(s.time_limit_s, 60u);
+    EXPECT_TRUE(s.stopped);
+    EXPECT_FALSE(Scenario::load(write(R"({"name": "live"})")).stopped);
 }
 
 TEST_F(ScenarioTest, BadFilesGiveErrorsThatNameTheField)
@@ -69,6 +71,9 @@ TEST_F(ScenarioTest, BadFilesGiveErrorsThatNameTheField)
               std::string::npos);
     EXPECT_NE(error_for(R"({"name": "x", "migration": {"capabilities": {"auto-converge": "yes"}}})")
                   .find("'migration.capabilities.auto-converge'"),
+              std::string::npos);
+    EXPECT_NE(error_for(R"({"name": "x", "migration": {"stopped": "yes"}})")
+                  .find("'migration.stopped'"),
               std::string::npos);
     EXPECT_NE(error_for(R"({"name": ""})").find("'name'"), std::string::npos);
 }

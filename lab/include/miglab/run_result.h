@@ -34,6 +34,10 @@ struct RunResult {
     double lower_bound_ms = 0; // non-zero RAM / bandwidth
     std::optional<double> perf_drop_ms; // time below 50% of pre-migration
     std::optional<double> work_lost;    // fraction of the expected work
+    // The work the guest did not do while migrating, in seconds of its
+    // pre-migration throughput: what a user of the guest loses. (The
+    // fraction above says how hard the guest was slowed, not for how long.)
+    std::optional<double> lost_work_s;
     std::optional<double> baseline_rate;
     // The slowest worker vCPU's work/s before migration (per-vCPU guests).
     std::optional<double> min_vcpu_rate;
@@ -77,8 +81,9 @@ struct RunResult {
     }
 };
 
-// Perf-drop duration and work lost over [start, end] of a timeline, against
-// the median rate before start. Fills the optional fields of r.
+// Perf-drop duration and work lost (fraction and seconds) over [start, end]
+// of a timeline, against the median rate before start. Fills the optional
+// fields of r.
 void compute_guest_impact(RunResult &r);
 
 } // namespace miglab

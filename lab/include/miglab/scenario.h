@@ -19,7 +19,8 @@ namespace miglab {
 //   "migration": {
 //     "capabilities": {"auto-converge": true},
 //     "parameters": {"max-bandwidth": 134217728, "downtime-limit": 300},
-//     "time_limit_s": 120
+//     "time_limit_s": 120,
+//     "stopped": false
 //   },
 //   "repetitions": 3
 // }
@@ -32,8 +33,10 @@ namespace miglab {
 // and "bare" (the lab's ring-3 stress guest, for KVM paths; "guest.stress"
 // sets it: ws_mib, hot_pct, hot_share, rate, rates (per vCPU), readers;
 // see lab/guest/bare/bare.cpp). "guest.devices" adds virtio devices for
-// switchover scenarios (see DeviceSet). Every error names the file and
-// the field.
+// switchover scenarios (see DeviceSet). "migration.stopped" stops the
+// source just before the migration (non-live): the same guest and RAM
+// moved without a guest competing for the host, the floor this machine
+// sets for any throttle. Every error names the file and the field.
 struct Scenario {
     std::string name;
     std::string description;
@@ -45,6 +48,7 @@ struct Scenario {
     DeviceSet devices;
     MigrationSetup setup;
     unsigned time_limit_s = 120;
+    bool stopped = false; // non-live: stop the source before migrating
     unsigned repetitions = 3;
 
     static Scenario load(const std::filesystem::path &file);
