@@ -263,9 +263,17 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
             pair.source().qmp().execute("stop");
         }
         pair.start(s.setup);
+        const auto suspend_at =
+            Clock::now() + std::chrono::seconds(s.suspend_after_s);
+        bool suspended = false;
         MigrationResult m = pair.wait(
             std::chrono::seconds(s.time_limit_s),
             [&](const Json &info) {
+                if (s.suspend_after_s && !suspended &&
+                    Clock::now() >= suspend_at) {
+                    pair.source().qmp().execute("stop");
+                    suspended = true;
+                }
                 if (info.value("status", "") == "active") {
                     r.throttle_pct = info.value("cpu-throttle-percentage",
                                                 r.throttle_pct);

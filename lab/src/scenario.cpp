@@ -168,7 +168,8 @@ Scenario Scenario::load(const std::filesystem::path &file)
     Json mig = get<Json>(file, j, "migration", "", Json::object());
     only_keys(file, mig, "migration.", {"capabilities", "parameters",
                                         "both_sides_parameters",
-                                        "time_limit_s", "stopped"});
+                                        "time_limit_s", "stopped",
+                                        "suspend_after_s"});
     const Json caps = get<Json>(file, mig, "capabilities", "migration.",
                                 Json::object());
     if (!caps.is_object()) {
@@ -196,6 +197,12 @@ Scenario Scenario::load(const std::filesystem::path &file)
     }
     s.time_limit_s = static_cast<unsigned>(limit);
     s.stopped = get<bool>(file, mig, "stopped", "migration.", false);
+    int suspend = get<int>(file, mig, "suspend_after_s", "migration.", 0);
+    if (suspend < 0 || (suspend > 0 && s.stopped)) {
+        throw ScenarioError(file, "'migration.suspend_after_s' must be "
+                                  "positive, and not with 'stopped'");
+    }
+    s.suspend_after_s = static_cast<unsigned>(suspend);
     return s;
 }
 

@@ -51,6 +51,11 @@ TEST_F(ScenarioTest, ReadsAFullScenario)
     EXPECT_EQ(s.time_limit_s, 60u);
     EXPECT_TRUE(s.stopped);
     EXPECT_FALSE(Scenario::load(write(R"({"name": "live"})")).stopped);
+    EXPECT_EQ(Scenario::load(write(R"({"name": "live"})")).suspend_after_s, 0u);
+    EXPECT_EQ(Scenario::load(write(
+                  R"({"name": "t", "migration": {"suspend_after_s": 3}})"))
+                  .suspend_after_s,
+              3u);
 }
 
 TEST_F(ScenarioTest, BadFilesGiveErrorsThatNameTheField)
@@ -74,6 +79,12 @@ TEST_F(ScenarioTest, BadFilesGiveErrorsThatNameTheField)
               std::string::npos);
     EXPECT_NE(error_for(R"({"name": "x", "migration": {"stopped": "yes"}})")
                   .find("'migration.stopped'"),
+              std::string::npos);
+    EXPECT_NE(error_for(R"({"name": "x", "migration": {"suspend_after_s": -1}})")
+                  .find("'migration.suspend_after_s'"),
+              std::string::npos);
+    EXPECT_NE(error_for(R"({"name": "x", "migration": {"suspend_after_s": 2, "stopped": true}})")
+                  .find("'migration.suspend_after_s'"),
               std::string::npos);
     EXPECT_NE(error_for(R"({"name": ""})").find("'name'"), std::string::npos);
 }

@@ -20,7 +20,8 @@ namespace miglab {
 //     "capabilities": {"auto-converge": true},
 //     "parameters": {"max-bandwidth": 134217728, "downtime-limit": 300},
 //     "time_limit_s": 120,
-//     "stopped": false
+//     "stopped": false,
+//     "suspend_after_s": 0
 //   },
 //   "repetitions": 3
 // }
@@ -36,7 +37,11 @@ namespace miglab {
 // switchover scenarios (see DeviceSet). "migration.stopped" stops the
 // source just before the migration (non-live): the same guest and RAM
 // moved without a guest competing for the host, the floor this machine
-// sets for any throttle. Every error names the file and the field.
+// sets for any throttle. "migration.suspend_after_s" stops the source
+// when the live migration has run that long (what `virsh migrate
+// --timeout N --timeout-suspend` does): the migration ends with the guest
+// paused, so pages it dirtied since the last sync must all be found by
+// the final one. Every error names the file and the field.
 struct Scenario {
     std::string name;
     std::string description;
@@ -49,6 +54,7 @@ struct Scenario {
     MigrationSetup setup;
     unsigned time_limit_s = 120;
     bool stopped = false; // non-live: stop the source before migrating
+    unsigned suspend_after_s = 0; // stop the source after this long; 0: never
     unsigned repetitions = 3;
 
     static Scenario load(const std::filesystem::path &file);
