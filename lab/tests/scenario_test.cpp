@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <fstream>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -60,33 +61,26 @@ TEST_F(ScenarioTest, ReadsAFullScenario)
 
 TEST_F(ScenarioTest, BadFilesGiveErrorsThatNameTheField)
 {
-    EXPECT_NE(error_for("{ not json").find("is not valid JSON"),
-              std::string::npos);
-    EXPECT_NE(error_for(R"({"name": "x", "repetitions": 0})")
-                  .find("'repetitions' must be 1..1000"),
-              std::string::npos);
-    EXPECT_NE(error_for(R"({"name": "x", "guest": {"kind": "windows"}})")
-                  .find("'guest.kind'"),
-              std::string::npos);
-    EXPECT_NE(error_for(R"({"name": "x", "guest": {"memory": "lots"}})")
-                  .find("'guest.memory'"),
-              std::string::npos);
-    EXPECT_NE(error_for(R"({"name": "x", "colour": "blue"})")
-                  .find("unknown field 'colour'"),
-              std::string::npos);
-    EXPECT_NE(error_for(R"({"name": "x", "migration": {"capabilities": {"auto-converge": "yes"}}})")
-                  .find("'migration.capabilities.auto-converge'"),
-              std::string::npos);
-    EXPECT_NE(error_for(R"({"name": "x", "migration": {"stopped": "yes"}})")
-                  .find("'migration.stopped'"),
-              std::string::npos);
-    EXPECT_NE(error_for(R"({"name": "x", "migration": {"suspend_after_s": -1}})")
-                  .find("'migration.suspend_after_s'"),
-              std::string::npos);
-    EXPECT_NE(error_for(R"({"name": "x", "migration": {"suspend_after_s": 2, "stopped": true}})")
-                  .find("'migration.suspend_after_s'"),
-              std::string::npos);
-    EXPECT_NE(error_for(R"({"name": ""})").find("'name'"), std::string::npos);
+    // Each bad file, and what its error must say.
+    const std::pair<const char *, const char *> cases[] = {
+        {"{ not json", "is not valid JSON"},
+        {R"({"name": "x", "repetitions": 0})", "'repetitions' must be 1..1000"},
+        {R"({"name": "x", "guest": {"kind": "windows"}})", "'guest.kind'"},
+        {R"({"name": "x", "guest": {"memory": "lots"}})", "'guest.memory'"},
+        {R"({"name": "x", "colour": "blue"})", "unknown field 'colour'"},
+        {R"({"name": "x", "migration": {"capabilities": {"auto-converge": "yes"}}})",
+         "'migration.capabilities.auto-converge'"},
+        {R"({"name": "x", "migration": {"stopped": "yes"}})", "'migration.stopped'"},
+        {R"({"name": "x", "migration": {"suspend_after_s": -1}})",
+         "'migration.suspend_after_s'"},
+        {R"({"name": "x", "migration": {"suspend_after_s": 2, "stopped": true}})",
+         "'migration.suspend_after_s'"},
+        {R"({"name": ""})", "'name'"},
+    };
+    for (const auto &[json, says] : cases) {
+        EXPECT_NE(error_for(json).find(says), std::string::npos)
+            << json << " -> " << error_for(json);
+    }
 }
 
 TEST_F(ScenarioTest, LinuxStressSettings)
