@@ -23,6 +23,11 @@
 //   miglab_hot_pct   size of the hot set, % of the working set (0 = uniform)
 //   miglab_hot_share % of writes that go to the hot set (default 90)
 //   miglab_reader    1 = also run a reader thread (default 0)
+//   miglab_burst_ms  with miglab_idle_ms: writers write for burst_ms,
+//   miglab_idle_ms   then sleep for idle_ms, repeating; every writer's
+//                    cycle starts at t_ms=0 of the report lines, so a
+//                    line's t_ms says which phase the guest was in
+//                    (default 0 and 0: always writing)
 //   miglab_modules   modules to load, comma-separated (with what they depend
 //                    on, from /modules/deps written by mkinitrd); none by
 //                    default
@@ -59,6 +64,8 @@ struct Settings {
     unsigned hot_pct = 0;
     unsigned hot_share = 90;
     bool reader = false;
+    uint64_t burst_ms = 0;
+    uint64_t idle_ms = 0;
 };
 
 std::map<std::string, std::string> cmdline_settings()
@@ -120,6 +127,10 @@ Settings read_settings()
             }
         } else if (k == "reader") {
             s.reader = x != 0;
+        } else if (k == "burst_ms") {
+            s.burst_ms = x;
+        } else if (k == "idle_ms") {
+            s.idle_ms = x;
         } else {
             std::printf("MIGLAB warning: unknown setting miglab_%s\n", k.c_str());
         }
@@ -183,6 +194,7 @@ void load_modules(const std::vector<std::string> &wanted)
 }
 
 struct Shared {
+    Clock::time_point t0 = Clock::now(); // t_ms=0 of the report lines
     std::atomic<uint64_t> written{0};
     std::atomic<uint64_t> read{0};
     std::atomic<uint64_t> worst_pass_us{0};
@@ -194,6 +206,20 @@ uint64_t xorshift(uint64_t &s)
     s ^= s >> 7;
     s ^= s << 17;
     return s;
+}
+
+// With bursts: sleeps through the idle part of the current cycle, if in
+// it. The cycles start at sh.t0 for every writer.
+void idle_if_due(const Settings &st, const Shared &sh)
+{
+    if (!st.burst_ms || !st.idle_ms) {
+        return;
+    }
+    const auto cycle = std::chrono::milliseconds(st.burst_ms + st.idle_ms);
+    const auto in_cycle = (Clock::now() - sh.t0) % cycle;
+    if (in_cycle >= std::chrono::milliseconds(st.burst_ms)) {
+        std::this_thread::sleep_until(Clock::now() - in_cycle + cycle);
+    }
 }
 
 void writer(unsigned id, unsigned char *mem, size_t pages, const Settings &st,
@@ -240,6 +266,11 @@ void writer(unsigned id, unsigned char *mem, size_t pages, const Settings &st,
             next += std::chrono::nanoseconds(1000000000ULL * batch / rate);
             std::this_thread::sleep_until(next);
         }
+        if (st.burst_ms && st.idle_ms) {
+            idle_if_due(st, sh);
+            // A paced writer does not catch up on the idle time.
+            next = std::max(next, Clock::now());
+        }
     }
 }
 
@@ -283,10 +314,12 @@ int main()
     std::memset(mem, 0xa5, bytes);
     size_t pages = bytes / page;
     std::printf("MIGLAB start mem_mib=%zu writers=%u rate=%llu hot_pct=%u "
-                "hot_share=%u reader=%d\n",
+                "hot_share=%u reader=%d burst_ms=%llu idle_ms=%llu\n",
                 st.mem_mib, st.writers,
                 static_cast<unsigned long long>(st.rate), st.hot_pct,
-                st.hot_share, st.reader ? 1 : 0);
+                st.hot_share, st.reader ? 1 : 0,
+                static_cast<unsigned long long>(st.burst_ms),
+                static_cast<unsigned long long>(st.idle_ms));
     Shared sh;
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < st.writers; ++i) {
@@ -295,7 +328,7 @@ int main()
     if (st.reader) {
         threads.emplace_back(reader, mem, pages, std::ref(sh));
     }
-    auto t0 = Clock::now();
+    const auto t0 = sh.t0;
     auto next = t0;
     for (;;) {
         next += std::chrono::milliseconds(100);

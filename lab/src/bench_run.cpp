@@ -34,6 +34,9 @@ public:
         if (!work) {
             return;
         }
+        if (auto g = probe_.guest_clock_ms()) {
+            r_.guest_clock.push_back({t, *g});
+        }
         if (last_t_ >= 0 && t > last_t_) {
             r_.timeline.push_back({t, (*work - last_work_) * 1000.0 /
                                           (t - last_t_)});
@@ -119,6 +122,10 @@ std::vector<std::string> guest_args(const Scenario &s, const LabPaths &paths,
                                     const std::filesystem::path &dir)
 {
     std::vector<std::string> a = pc_machine_args(s.accel, s.memory, s.smp);
+    if (!s.numa.empty()) {
+        auto numa = numa_args(s.numa, s.smp);
+        a.insert(a.end(), numa.begin(), numa.end());
+    }
     std::vector<std::string> events;
     if (uses_kvm(s)) {
         // Ring-full exits, counted per migration window (trace-<pid>.log).
@@ -277,6 +284,9 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
                 if (info.value("status", "") == "active") {
                     r.throttle_pct = info.value("cpu-throttle-percentage",
                                                 r.throttle_pct);
+                    r.throttle_timeline.push_back(
+                        {sampler.ms_since_start(),
+                         info.value("cpu-throttle-percentage", 0)});
                     sampler.sample(pair.source());
                     if (!ring_start.is_null()) {
                         Json ring = dirty_ring_info(pair.source());
@@ -333,10 +343,14 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
             RamDigest dst = RamDigest::of(pair.destination(), dir.path());
             auto diff = src.first_difference(dst);
             r.ram_equal = !diff;
+            r.differing_pages =
+                static_cast<double>(src.count_differences(dst));
             if (diff) {
                 r.status = "error";
-                r.error = "RAM differs after migration: first differing "
-                          "page at guest-physical " + hex(*diff);
+                r.error = "RAM differs after migration: " +
+                          std::to_string(static_cast<uint64_t>(
+                              *r.differing_pages)) +
+                          " pages, the first at guest-physical " + hex(*diff);
             } else if (s.guest_kind == "bare") {
                 if (auto bad = check_bare_pattern(pair.destination(),
                                                   dir.path())) {
@@ -355,6 +369,8 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
             }
         }
         compute_guest_impact(r);
+        compute_throttle_release(
+            r, {s.stress.value("burst_ms", 0.0), s.stress.value("idle_ms", 0.0)});
     } catch (const std::exception &e) {
         r.status = "error";
         r.error = e.what();

@@ -35,6 +35,7 @@ std::optional<double> StressConsoleProbe::work_done(QemuProcess &vm)
                         "worst_pass_us=%llu",
                         &t, &w, &r, &worst) == 4) {
             written_ = static_cast<double>(w);
+            t_ms_ = static_cast<double>(t);
             read_ = static_cast<double>(r);
             worst_pass_us_ = std::max(worst_pass_us_, static_cast<double>(worst));
         }

@@ -76,6 +76,18 @@ uint64_t RamDigest::nonzero_pages() const
                       [&](uint64_t h) { return h != zero_hash; }));
 }
 
+uint64_t RamDigest::count_differences(const RamDigest &o) const
+{
+    if (hashes_.size() != o.hashes_.size()) {
+        return std::max(hashes_.size(), o.hashes_.size());
+    }
+    uint64_t n = 0;
+    for (size_t i = 0; i < hashes_.size(); ++i) {
+        n += hashes_[i] != o.hashes_[i];
+    }
+    return n;
+}
+
 std::optional<uint64_t> RamDigest::first_difference(const RamDigest &o) const
 {
     if (hashes_.size() != o.hashes_.size()) {

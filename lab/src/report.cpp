@@ -138,7 +138,7 @@ void Report::write_csv(const std::filesystem::path &file) const
          "ram_equal,status,worst_pass_ms,baseline_rate,rate_during,"
          "rate_during_ratio,ring_full_per_s,faults_per_s,min_vcpu_rate,"
          "ring_dirty_rate,kick_alls,flushes,load_time_ms,load_flatviews,"
-         "load_flushes,lost_work_s\n";
+         "load_flushes,lost_work_s,differing_pages,throttle_release_ms\n";
     for (const auto &r : runs_) {
         o << r.scenario << ',' << r.binary << ',' << r.rep << ','
           << (r.converged ? "yes" : "no") << ',' << fmt(r.total_time_ms) << ','
@@ -155,7 +155,34 @@ void Report::write_csv(const std::filesystem::path &file) const
           << opt(r.ring_dirty_rate, 0) << ',' << opt(r.kick_alls, 0) << ','
           << opt(r.flushes, 0) << ',' << opt(r.load_time_ms, 1) << ','
           << opt(r.load_flatviews, 0) << ',' << opt(r.load_flushes, 0)
-          << ',' << opt(r.lost_work_s, 2) << '\n';
+          << ',' << opt(r.lost_work_s, 2) << ',' << opt(r.differing_pages, 0)
+          << ',' << opt(r.throttle_release_ms, 0) << '\n';
+    }
+}
+
+// Bursty guests: how soon the throttle let go after each burst.
+void Report::write_burst_table(std::ostream &o, const std::string &sc) const
+{
+    bool header = false;
+    for (const auto &b : binaries) {
+        auto runs = runs_of(sc, b);
+        if (std::none_of(runs.begin(), runs.end(), [](auto *r) {
+                return r->throttle_release_ms.has_value();
+            })) {
+            continue;
+        }
+        if (!header) {
+            o << "\n| binary | throttle release ms (worst burst end of a run) "
+                 "| final throttle % |\n| --- | --- | --- |\n";
+            header = true;
+        }
+        o << "| " << b << " | "
+          << spread_cell(runs, [](auto &r) { return r.throttle_release_ms; })
+          << " | "
+          << spread_cell(runs, [](auto &r) {
+                 return static_cast<double>(r.throttle_pct);
+             })
+          << " |\n";
     }
 }
 
@@ -267,6 +294,7 @@ std::string Report::markdown(const std::string &machine_note) const
               << fmt(median_total["fork"] / median_total["stock"], 2) << "\n";
         }
         write_load_table(o, sc);
+        write_burst_table(o, sc);
         for (const auto &r : runs_) {
             if (r.scenario == sc && !r.error.empty()) {
                 o << "\n- " << r.binary << " rep " << r.rep << ": "
@@ -402,6 +430,7 @@ Report::write_svgs(const std::filesystem::path &dir) const
               << "' text-anchor='middle'>seconds since the guest was "
                  "sampled first (shaded: migration)</text>\n";
             int legend = 0;
+            bool throttled = false;
             for (const auto *r : pick) {
                 s << "<polyline fill='none' stroke='" << colour(r->binary)
                   << "' stroke-width='1.5' points='";
@@ -411,6 +440,23 @@ Report::write_svgs(const std::filesystem::path &dir) const
                 s << "'/>\n<text x='" << W - R - 150 << "' y='"
                   << T + 16 + 16 * legend++ << "' fill='" << colour(r->binary)
                   << "'>" << r->binary << " (rep " << r->rep << ")</text>\n";
+                // The throttle, dashed, on the right-hand 0-100% scale.
+                if (r->throttle_timeline.empty()) {
+                    continue;
+                }
+                throttled = true;
+                s << "<polyline fill='none' stroke='" << colour(r->binary)
+                  << "' stroke-width='1' stroke-dasharray='4,3' points='";
+                for (const auto &p : r->throttle_timeline) {
+                    s << x(p.t_ms / 1000.0) << ','
+                      << T + (H - T - B) * (1 - p.pct / 100.0) << ' ';
+                }
+                s << "'/>\n";
+            }
+            if (throttled) {
+                s << "<text x='" << W - R - 150 << "' y='"
+                  << T + 16 + 16 * legend << "' fill='#555' font-size='11'>"
+                     "dashed: throttle, top = 100%</text>\n";
             }
             s << "</svg>\n";
             auto f = dir / (sc + "-throughput.svg");

@@ -2,6 +2,8 @@
 #include "miglab/run_result.h"
 
 #include <algorithm>
+#include <cmath>
+#include <optional>
 
 namespace miglab {
 
@@ -44,6 +46,45 @@ void compute_guest_impact(RunResult &r)
     r.work_lost = expected > 0 ? std::max(0.0, (expected - done) / expected)
                                : 0;
     r.lost_work_s = std::max(0.0, (expected - done) / base / 1000.0);
+}
+
+void compute_throttle_release(RunResult &r, const BurstSchedule &b)
+{
+    if (!b.bursty() || r.guest_clock.empty()) {
+        return;
+    }
+    // A line reaches the console late while the guest is throttled, never
+    // early: the smallest run-minus-guest time is the closest mapping.
+    double offset = r.guest_clock.front().t_ms - r.guest_clock.front().guest_ms;
+    for (const auto &c : r.guest_clock) {
+        offset = std::min(offset, c.t_ms - c.guest_ms);
+    }
+    constexpr int released_pct = 10;
+    const double cycle = b.burst_ms + b.idle_ms;
+    double worst = 0;
+    const double first = std::max(0.0, r.migration_start_ms - offset);
+    for (double end = std::floor(first / cycle) * cycle + b.burst_ms;
+         end + offset < r.migration_end_ms; end += cycle) {
+        const double t = end + offset;
+        if (t < r.migration_start_ms) {
+            continue;
+        }
+        int pct_at_end = 0;
+        std::optional<double> released;
+        for (const auto &s : r.throttle_timeline) {
+            if (s.t_ms <= t) {
+                pct_at_end = s.pct;
+            } else if (s.pct <= released_pct) {
+                released = s.t_ms;
+                break;
+            }
+        }
+        if (pct_at_end <= released_pct) {
+            continue;
+        }
+        worst = std::max(worst, released.value_or(r.migration_end_ms) - t);
+    }
+    r.throttle_release_ms = worst;
 }
 
 } // namespace miglab

@@ -77,7 +77,8 @@ Scenario Scenario::load(const std::filesystem::path &file)
 
     Json guest = get<Json>(file, j, "guest", "", Json::object());
     only_keys(file, guest, "guest.",
-              {"kind", "memory", "smp", "accel", "stress", "devices"});
+              {"kind", "memory", "smp", "accel", "stress", "devices",
+               "numa"});
     s.guest_kind = get<std::string>(file, guest, "kind", "guest.", "idle");
     if (s.guest_kind != "idle" && s.guest_kind != "bootblock" &&
         s.guest_kind != "linux" && s.guest_kind != "bare") {
@@ -101,7 +102,7 @@ Scenario Scenario::load(const std::filesystem::path &file)
     } else {
         only_keys(file, s.stress, "guest.stress.",
                   {"mem_mib", "writers", "rate", "rates", "hot_pct",
-                   "hot_share", "reader", "modules"});
+                   "hot_share", "reader", "modules", "burst_ms", "idle_ms"});
     }
     for (const auto &[k, v] : s.stress.items()) {
         bool ok = v.is_number_unsigned() || v.is_boolean();
@@ -154,6 +155,26 @@ Scenario Scenario::load(const std::filesystem::path &file)
         throw ScenarioError(file, "'guest.memory' must look like 512M or 2G, "
                                   "got \"" + s.memory + "\"");
     }
+    const Json numa = get<Json>(file, guest, "numa", "guest.", Json::array());
+    if (!numa.is_array() || (!numa.empty() && numa.size() < 2) || numa.size() > 8) {
+        throw ScenarioError(file, "'guest.numa' must list 2..8 node sizes "
+                                  "in MiB, got " + numa.dump());
+    }
+    uint64_t numa_total = 0;
+    for (const auto &node : numa) {
+        if (!node.is_number_unsigned() || node.get<uint64_t>() == 0 ||
+            node.get<uint64_t>() > (1ULL << 20)) {
+            throw ScenarioError(file, "'guest.numa' must list node sizes in "
+                                      "MiB (1..1048576), got " + numa.dump());
+        }
+        s.numa.push_back(node.get<unsigned>());
+        numa_total += node.get<uint64_t>();
+    }
+    if (!s.numa.empty() && numa_total != s.memory_mib()) {
+        throw ScenarioError(file, "'guest.numa' nodes add up to " +
+                                      std::to_string(numa_total) +
+                                      " MiB, 'guest.memory' is " + s.memory);
+    }
     int smp = get<int>(file, guest, "smp", "guest.", 1);
     if (smp < 1 || smp > 64) {
         throw ScenarioError(file, "'guest.smp' must be 1..64");
@@ -204,6 +225,12 @@ Scenario Scenario::load(const std::filesystem::path &file)
     }
     s.suspend_after_s = static_cast<unsigned>(suspend);
     return s;
+}
+
+uint64_t Scenario::memory_mib() const
+{
+    const uint64_t n = std::stoull(memory);
+    return memory.back() == 'G' ? n << 10 : n;
 }
 
 uint64_t Scenario::bandwidth() const

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "miglab/vm_pair.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "miglab/poll.h"
@@ -13,6 +14,25 @@ std::vector<std::string> pc_machine_args(const std::string &accel,
 {
     return {"-machine", "pc", "-accel", accel, "-m", memory,
             "-smp", std::to_string(smp), "-display", "none", "-nodefaults"};
+}
+
+std::vector<std::string> numa_args(const std::vector<unsigned> &node_mib,
+                                   unsigned smp)
+{
+    std::vector<std::string> a;
+    const size_t n = node_mib.size();
+    for (size_t i = 0; i < n; ++i) {
+        const std::string id = "miglab-node" + std::to_string(i);
+        std::string node = "node,nodeid=" + std::to_string(i) + ",memdev=" + id;
+        for (unsigned cpu = i; cpu < smp; cpu += n) {
+            node += ",cpus=" + std::to_string(cpu);
+        }
+        a.insert(a.end(), {"-object", "memory-backend-ram,id=" + id +
+                                          ",size=" +
+                                          std::to_string(node_mib[i]) + "M",
+                           "-numa", node});
+    }
+    return a;
 }
 
 VmPair::VmPair(VmSpec spec, const std::filesystem::path &workdir)
@@ -122,7 +142,43 @@ MigrationResult VmPair::wait(Millis limit,
     }
     result.wall_ms = std::chrono::duration<double, std::milli>(
         std::chrono::steady_clock::now() - started_).count();
+    if (result.status == "completed") {
+        result.destination_status = wait_destination(
+            std::max<Millis>(Millis(60000), limit / 2));
+        if (result.destination_status != "completed") {
+            result.status = "failed";
+            result.info["status"] = "failed";
+            result.info["destination-status"] = result.destination_status;
+        }
+    }
     return result;
+}
+
+std::string VmPair::wait_destination(Millis limit)
+{
+    std::string status;
+    bool ended = poll_until(limit, Millis(20), [&] {
+        if (!destination_->running()) {
+            status = "failed";
+            return true;
+        }
+        try {
+            status = destination_->qmp().execute("query-migrate")
+                         .value("status", "");
+        } catch (const QmpError &) {
+            return false;
+        } catch (const std::runtime_error &) {
+            // The socket went away: it exited (reported on the next poll).
+            return false;
+        }
+        return status == "completed" || status == "failed";
+    });
+    if (!ended) {
+        throw std::runtime_error("the destination did not finish loading "
+                                 "within " + std::to_string(limit.count()) +
+                                 " ms (its status: " + status + ")");
+    }
+    return status;
 }
 
 MigrationResult VmPair::migrate(const MigrationSetup &setup, Millis limit)

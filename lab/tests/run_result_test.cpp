@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "miglab/run_result.h"
@@ -55,4 +57,55 @@ TEST(GuestImpact, NoSamplesBeforeTheMigrationMeansNoFigures)
     compute_guest_impact(r);
     EXPECT_FALSE(r.work_lost.has_value());
     EXPECT_FALSE(r.lost_work_s.has_value());
+}
+
+namespace {
+
+// A bursty guest (1 s bursts, 2 s idle, on a guest clock that runs 500 ms
+// behind the run's) migrated from 1000 to 7000 ms, with the throttle at
+// @pct_in_burst during each burst and @pct_idle otherwise. The guest's
+// lines arrive late while throttled, never early.
+RunResult bursty_run(int pct_in_burst, int pct_idle, double idle_lag_ms)
+{
+    RunResult r;
+    r.migration_start_ms = 1000;
+    r.migration_end_ms = 7000;
+    for (double t = 500; t < 8000; t += 100) {
+        const double guest = t - 500;
+        const bool burst = std::fmod(guest, 3000) < 1000;
+        r.guest_clock.push_back({t + (burst ? 400 : 0), guest});
+        if (t >= r.migration_start_ms && t < r.migration_end_ms) {
+            // The throttle follows the phase idle_lag_ms late.
+            const double seen = std::fmod(guest - idle_lag_ms + 3000, 3000);
+            r.throttle_timeline.push_back(
+                {t, seen < 1000 ? pct_in_burst : pct_idle});
+        }
+    }
+    return r;
+}
+
+} // namespace
+
+TEST(ThrottleRelease, TimeFromTheEndOfABurstUntilTheThrottleIsLow)
+{
+    RunResult r = bursty_run(90, 0, 700);
+    compute_throttle_release(r, {1000, 2000});
+    ASSERT_TRUE(r.throttle_release_ms.has_value());
+    EXPECT_NEAR(*r.throttle_release_ms, 700, 100.1);
+}
+
+TEST(ThrottleRelease, AThrottleThatStaysUpCountsUntilTheMigrationEnds)
+{
+    RunResult r = bursty_run(90, 50, 0);
+    compute_throttle_release(r, {1000, 2000});
+    ASSERT_TRUE(r.throttle_release_ms.has_value());
+    // The first burst end inside the migration is at 1500 ms (guest 1000).
+    EXPECT_NEAR(*r.throttle_release_ms, 7000 - 1500, 100.1);
+}
+
+TEST(ThrottleRelease, OnlyForBurstyGuests)
+{
+    RunResult r = bursty_run(90, 0, 0);
+    compute_throttle_release(r, {});
+    EXPECT_FALSE(r.throttle_release_ms.has_value());
 }

@@ -142,3 +142,33 @@ TEST_F(ScenarioTest, MissingFileIsAnError)
 {
     EXPECT_THROW(Scenario::load(dir_.path() / "nope.json"), std::runtime_error);
 }
+
+TEST_F(ScenarioTest, NumaNodesAddUpToTheMemory)
+{
+    Scenario s = Scenario::load(write(R"({"name": "n",
+        "guest": {"memory": "2G", "numa": [512, 1536]}})"));
+    EXPECT_EQ(s.numa, (std::vector<unsigned>{512, 1536}));
+    EXPECT_TRUE(Scenario::load(write(R"({"name": "x"})")).numa.empty());
+    const std::pair<const char *, const char *> cases[] = {
+        {R"({"name": "n", "guest": {"memory": "2G", "numa": [1024, 512]}})",
+         "add up to 1536 MiB, 'guest.memory' is 2G"},
+        {R"({"name": "n", "guest": {"memory": "1G", "numa": [1024]}})",
+         "2..8 node sizes"},
+        {R"({"name": "n", "guest": {"memory": "1G", "numa": [0, 1024]}})",
+         "(1..1048576)"},
+        {R"({"name": "n", "guest": {"memory": "1G", "numa": {"a": 1}}})",
+         "2..8 node sizes"},
+    };
+    for (const auto &[json, says] : cases) {
+        EXPECT_NE(error_for(json).find(says), std::string::npos)
+            << json << " -> " << error_for(json);
+    }
+}
+
+TEST_F(ScenarioTest, BurstyLinuxStress)
+{
+    Scenario s = Scenario::load(write(R"({"name": "b",
+        "guest": {"kind": "linux",
+                  "stress": {"burst_ms": 3000, "idle_ms": 4000}}})"));
+    EXPECT_EQ(s.stress["burst_ms"], 3000);
+}

@@ -28,6 +28,9 @@ public:
     // Work done so far by each worker vCPU, as of the last work_done(),
     // for guests that count per vCPU (empty otherwise).
     virtual std::vector<double> per_vcpu_work() const { return {}; }
+    // The guest's own clock, ms, as of the last work_done(), for guests
+    // that report it (bursty guests schedule their phases on it).
+    virtual std::optional<double> guest_clock_ms() const { return {}; }
 };
 
 // No progress reporting (the idle guest).
@@ -63,8 +66,11 @@ public:
         return worst_pass_us_;
     }
     void reset_worst_pass() override { worst_pass_us_ = 0; }
+    // t_ms of the last report line read.
+    std::optional<double> guest_clock_ms() const override { return t_ms_; }
 
 private:
+    std::optional<double> t_ms_;
     std::string pending_;
     long long offset_ = 0;
     std::optional<double> written_;

@@ -31,6 +31,8 @@ public:
 
     // The guest-physical address of the first page that differs, if any.
     std::optional<uint64_t> first_difference(const RamDigest &other) const;
+    // How many pages differ (all of them when the sizes differ).
+    uint64_t count_differences(const RamDigest &other) const;
     uint64_t pages() const { return hashes_.size(); }
     // Pages that are not all zero: what a migration must really send.
     uint64_t nonzero_pages() const;

@@ -34,6 +34,7 @@ private:
     std::vector<const RunResult *> runs_of(const std::string &scenario,
                                            const std::string &binary) const;
     void write_load_table(std::ostream &o, const std::string &scenario) const;
+    void write_burst_table(std::ostream &o, const std::string &scenario) const;
     std::vector<RunResult> runs_;
 };
 

@@ -14,6 +14,27 @@ struct ThroughputSample {
     double rate;
 };
 
+// The auto-converge throttle at a time since the run began.
+struct ThrottleSample {
+    double t_ms;
+    int pct;
+};
+
+// A reading of the guest's own clock (guest_ms) at a time since the run
+// began (t_ms).
+struct ClockSample {
+    double t_ms;
+    double guest_ms;
+};
+
+// A guest that alternates between writing for burst_ms and idling for
+// idle_ms, its cycles counted on its own clock from 0.
+struct BurstSchedule {
+    double burst_ms = 0;
+    double idle_ms = 0;
+    bool bursty() const { return burst_ms > 0 && idle_ms > 0; }
+};
+
 // Everything one migration run measured. Optional fields are "n/a" where a
 // binary or guest cannot report them.
 struct RunResult {
@@ -59,8 +80,16 @@ struct RunResult {
     std::optional<double> load_time_ms;
     std::optional<double> load_flatviews;
     std::optional<double> load_flushes;
+    // Pages that differ between source and destination after a completed
+    // migration (0 when equal).
+    std::optional<double> differing_pages;
+    // Bursty guests: the longest time from the end of a burst during the
+    // migration until the throttle was 10% or less.
+    std::optional<double> throttle_release_ms;
     double migration_start_ms = 0, migration_end_ms = 0;
     std::vector<ThroughputSample> timeline;
+    std::vector<ThrottleSample> throttle_timeline; // while migrating
+    std::vector<ClockSample> guest_clock;
     std::string work_unit; // what the timeline counts, per second
 
     double migration_s() const
@@ -85,5 +114,11 @@ struct RunResult {
 // of a timeline, against the median rate before start. Fills the optional
 // fields of r.
 void compute_guest_impact(RunResult &r);
+
+// throttle_release_ms of a bursty guest, from its clock samples (the
+// least delayed one maps guest time to run time) and the throttle
+// timeline. Leaves it unset for a guest that is not bursty or that
+// reported no clock.
+void compute_throttle_release(RunResult &r, const BurstSchedule &b);
 
 } // namespace miglab

@@ -34,7 +34,9 @@ namespace miglab {
 // and "bare" (the lab's ring-3 stress guest, for KVM paths; "guest.stress"
 // sets it: ws_mib, hot_pct, hot_share, rate, rates (per vCPU), readers;
 // see lab/guest/bare/bare.cpp). "guest.devices" adds virtio devices for
-// switchover scenarios (see DeviceSet). "migration.stopped" stops the
+// switchover scenarios (see DeviceSet). "guest.numa" lists NUMA node
+// sizes in MiB, each node its own RAM block (they must add up to
+// "guest.memory"). "migration.stopped" stops the
 // source just before the migration (non-live): the same guest and RAM
 // moved without a guest competing for the host, the floor this machine
 // sets for any throttle. "migration.suspend_after_s" stops the source
@@ -50,6 +52,7 @@ struct Scenario {
     unsigned smp = 1;
     std::string accel;
     Json stress = Json::object(); // linux and bare guests' settings
+    std::vector<unsigned> numa;   // node sizes, MiB; empty: one RAM block
     DeviceSet devices;
     MigrationSetup setup;
     unsigned time_limit_s = 120;
@@ -60,6 +63,8 @@ struct Scenario {
     static Scenario load(const std::filesystem::path &file);
     // max-bandwidth in bytes/s (QEMU's default when not set).
     uint64_t bandwidth() const;
+    // guest.memory in MiB.
+    uint64_t memory_mib() const;
 };
 
 } // namespace miglab

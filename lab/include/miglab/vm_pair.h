@@ -26,6 +26,12 @@ std::vector<std::string> pc_machine_args(const std::string &accel,
                                          const std::string &memory,
                                          unsigned smp = 1);
 
+// NUMA nodes, each on its own memory-backend-ram object (so each is its
+// own RAM block, as on users' NUMA guests), node i of node_mib[i] MiB;
+// vCPUs go round-robin over the nodes. The sizes must add up to -m.
+std::vector<std::string> numa_args(const std::vector<unsigned> &node_mib,
+                                   unsigned smp);
+
 // Capabilities go to both sides; parameters to the source, and those in
 // both_sides_parameters (multifd channels, zero-page detection...) to both.
 struct MigrationSetup {
@@ -40,6 +46,10 @@ struct MigrationResult {
     std::string status;
     Json info;          // the source's last query-migrate
     double wall_ms = 0; // from `migrate` to the end
+    // The destination's own end of the load: "completed", "failed" (it
+    // reported a failure or exited), or empty when the source did not
+    // complete.
+    std::string destination_status;
     bool converged() const { return status == "completed"; }
 };
 
@@ -58,11 +68,19 @@ public:
     void start(const MigrationSetup &setup);
     // Polls query-migrate every poll_ms until the migration ends or limit
     // passes (then cancels it). progress sees every query-migrate reply.
+    // When the source completes, also waits for the destination's own end
+    // of the load: without the return path the source reports completed
+    // as soon as it has sent everything, while the destination may still
+    // be loading device state. A destination that fails makes the result
+    // "failed".
     MigrationResult wait(Millis limit,
                          const std::function<void(const Json &)> &progress = {},
                          Millis poll = Millis(100));
     MigrationResult migrate(const MigrationSetup &setup, Millis limit);
     void cancel();
+    // Waits until the destination's query-migrate says the load ended
+    // ("completed" or "failed"); "failed" also when the destination exited.
+    std::string wait_destination(Millis limit);
 
 private:
     std::unique_ptr<QemuProcess> start_vm(const std::string &name,
