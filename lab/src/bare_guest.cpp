@@ -2,6 +2,7 @@
 #include "miglab/bare_guest.h"
 #include "miglab/poll.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -36,7 +37,8 @@ BareGuest::BareGuest(std::filesystem::path image, const Json &settings)
     : image_(std::move(image))
 {
     static const std::set<std::string> keys = {
-        "ws_mib", "hot_pct", "hot_share", "rate", "rates", "readers"};
+        "ws_mib", "hot_pct", "hot_share", "rate", "rates", "readers",
+        "burst_ms", "idle_ms"};
     for (const auto &[k, v] : settings.items()) {
         if (!keys.count(k)) {
             throw std::runtime_error("unknown bare guest setting '" + k + "'");
@@ -128,6 +130,19 @@ std::optional<double> BareProbe::work_done(QemuProcess &vm)
         return std::nullopt;
     }
     return last_.pages_written();
+}
+
+std::optional<double> BareProbe::guest_clock_ms() const
+{
+    // The newest TSC a vCPU stamped, on the guest's calibrated clock.
+    uint64_t tsc = 0;
+    for (unsigned i = 0; i < last_.cpus(); ++i) {
+        tsc = std::max<uint64_t>(tsc, last_.raw.cpu[i].tsc);
+    }
+    if (!tsc || !last_.raw.tsc_khz) {
+        return std::nullopt;
+    }
+    return static_cast<double>(tsc) / static_cast<double>(last_.raw.tsc_khz);
 }
 
 std::vector<double> BareProbe::per_vcpu_work() const

@@ -98,7 +98,7 @@ Scenario Scenario::load(const std::filesystem::path &file)
     if (s.guest_kind == "bare") {
         only_keys(file, s.stress, "guest.stress.",
                   {"ws_mib", "hot_pct", "hot_share", "rate", "rates",
-                   "readers"});
+                   "readers", "burst_ms", "idle_ms"});
     } else {
         only_keys(file, s.stress, "guest.stress.",
                   {"mem_mib", "writers", "rate", "rates", "hot_pct",

@@ -172,3 +172,21 @@ TEST_F(ScenarioTest, BurstyLinuxStress)
                   "stress": {"burst_ms": 3000, "idle_ms": 4000}}})"));
     EXPECT_EQ(s.stress["burst_ms"], 3000);
 }
+
+// Every scenario the lab ships loads, and its NUMA nodes (if any) add up.
+TEST(ScenarioFiles, EveryShippedScenarioLoads)
+{
+    size_t n = 0;
+    for (const auto &f :
+         std::filesystem::directory_iterator(MIGLAB_SCENARIO_DIR)) {
+        if (f.path().extension() != ".json") {
+            continue;
+        }
+        EXPECT_NO_THROW({
+            Scenario s = Scenario::load(f.path());
+            EXPECT_EQ(s.name + ".json", f.path().filename().string());
+        }) << f.path();
+        ++n;
+    }
+    EXPECT_GT(n, 10u);
+}

@@ -15,6 +15,8 @@
 //   rate=N        pages/s per vCPU, 0 = as fast as possible (default 0)
 //   rates=A,B,..  per-vCPU rates, overriding rate for the first vCPUs
 //   readers=N     the last N vCPUs only read their set (default 0)
+//   burst_ms=N    with idle_ms: writers write for burst_ms, then wait
+//   idle_ms=N     idle_ms, repeating; cycles aligned on the TSC (default 0)
 // A bad configuration puts the guest in State::error with a message.
 #include <stddef.h>
 #include <stdint.h>
@@ -203,6 +205,8 @@ struct Config {
     uint64_t rates[max_cpus] = {};
     unsigned nrates = 0;
     uint64_t readers = 0;
+    uint64_t burst_ms = 0;
+    uint64_t idle_ms = 0;
 };
 
 const char *parse_number(const char *p, uint64_t *out, const char *key)
@@ -252,6 +256,10 @@ Config parse_config(const char *p)
             p = parse_number(p, &c.rate, "rate=");
         } else if (key_is(p, "readers")) {
             p = parse_number(p, &c.readers, "readers=");
+        } else if (key_is(p, "burst_ms")) {
+            p = parse_number(p, &c.burst_ms, "burst_ms=");
+        } else if (key_is(p, "idle_ms")) {
+            p = parse_number(p, &c.idle_ms, "idle_ms=");
         } else if (key_is(p, "rates")) {
             for (;;) {
                 if (c.nrates == max_cpus) {
@@ -431,6 +439,22 @@ private:
     uint64_t chunk_, tsc_per_chunk_, slack_, next_;
 };
 
+// With bursts: waits (without writing) through the idle part of the
+// current cycle, if in it.
+void idle_if_due(uint64_t burst_tsc, uint64_t cycle_tsc)
+{
+    if (!cycle_tsc) {
+        return;
+    }
+    uint64_t now = rdtsc();
+    if (now % cycle_tsc >= burst_tsc) {
+        uint64_t next = now - now % cycle_tsc + cycle_tsc;
+        while (rdtsc() < next) {
+            cpu_relax();
+        }
+    }
+}
+
 [[noreturn]] void writer_loop(unsigned index)
 {
     volatile BareCpu &c = status().cpu[index];
@@ -438,6 +462,9 @@ private:
     const uint64_t hot = status().hot_pages, share = status().hot_share;
     const uint64_t cold = n - hot;
     Pacer pacer(c.rate, status().tsc_khz);
+    const uint64_t burst_tsc = status().burst_ms * status().tsc_khz;
+    const uint64_t cycle_tsc =
+        (status().burst_ms + status().idle_ms) * status().tsc_khz;
     uint64_t seq = 0, passes = 0, hot_i = 0, cold_i = 0, mod100 = 0;
     for (;;) {
         for (uint64_t i = 0; i < pacer.chunk(); ++i) {
@@ -459,6 +486,7 @@ private:
         c.passes = passes;
         c.tsc = rdtsc();
         pacer.wait();
+        idle_if_due(burst_tsc, cycle_tsc);
     }
 }
 
@@ -558,6 +586,10 @@ void bare_main()
     }
     s.hot_pages = hot < ws_pages ? hot : 0; // hot_pct=100 is uniform
     s.hot_share = c.hot_share;
+    if (c.burst_ms && c.idle_ms) {
+        s.burst_ms = c.burst_ms;
+        s.idle_ms = c.idle_ms;
+    }
     for (unsigned i = 0; i < cpus; ++i) {
         volatile BareCpu &r = s.cpu[i];
         r.role = uint64_t(i >= cpus - c.readers ? Role::reader : Role::writer);

@@ -67,6 +67,8 @@ public:
     const BareSnapshot &last() const { return last_; }
     // Pages written by each writer vCPU.
     std::vector<double> per_vcpu_work() const override;
+    // The newest TSC any vCPU stamped, in ms of its calibrated clock.
+    std::optional<double> guest_clock_ms() const override;
 
 private:
     std::filesystem::path scratch_;

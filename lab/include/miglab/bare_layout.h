@@ -30,7 +30,7 @@ constexpr uint64_t stack_base = 0x200000;
 constexpr uint64_t stack_size = 0x10000;
 constexpr unsigned max_cpus = 32;
 constexpr uint64_t status_magic = 0x455241424c47494dULL; // "MIGLBARE"
-constexpr uint64_t status_version = 1;
+constexpr uint64_t status_version = 2;
 constexpr uint64_t bare_pattern_magic = 0x5a5a0f0f3c3cc3c3ULL;
 // The fw_cfg file the lab writes the configuration string to.
 constexpr const char *config_file = "opt/miglab/bare";
@@ -73,7 +73,11 @@ struct BareStatus {
     uint64_t fault_rip;
     uint64_t fault_cr2;
     uint64_t fault_cpu;
-    uint64_t reserved[2];
+    // Bursts: writers write for burst_ms, then wait for idle_ms, the
+    // cycles aligned on multiples of (burst_ms + idle_ms) of the TSC;
+    // 0 and 0: always writing.
+    uint64_t burst_ms;
+    uint64_t idle_ms;
     char message[128];     // NUL-terminated reason when state is error
     BareCpu cpu[max_cpus];
 };
