@@ -136,32 +136,40 @@ TEST_F(MigrationTest, KillingDestinationLeavesSourceRunning)
 // Guests whose RAM is more than one RAM block (NUMA nodes on memory
 // backends), with the boot-block guest writing across both nodes: TCG's
 // dirty sync must make every block's pages log their next write again.
-// Stock QEMU 10.0 aborts the source on the first (second block larger:
-// assertion in tlb_reset_dirty_range_all()) and loses pages of the
-// second block on the second.
-TEST_F(MigrationTest, TwoNumaNodesSecondLargerMigrateWithEqualRam)
-{
-    VmSpec spec = stressed_guest();
-    for (auto &a : numa_args({32, 96}, 1)) {
-        spec.args.push_back(a);
+// Stock QEMU 10.0 aborts the source when the second block is the larger
+// (assertion in tlb_reset_dirty_range_all()), every time. With equal
+// blocks it can lose pages of the second block, which this guest (its
+// writes sweep far more pages than the TLB holds) rarely shows: the lab's
+// numa-equal scenario measures that with the Linux guest.
+class NumaMigrationTest : public MigrationTest {
+protected:
+    void migrate_numa(const std::vector<unsigned> &node_mib)
+    {
+        VmSpec spec = stressed_guest();
+        for (auto &a : numa_args(node_mib, 1)) {
+            spec.args.push_back(a);
+        }
+        VmPair pair(spec, dir_.path());
+        ASSERT_TRUE(guest_progresses(pair.source()));
+        MigrationResult r;
+        try {
+            r = pair.migrate(converging(), limit);
+        } catch (const std::exception &e) {
+            FAIL() << e.what() << "; the source said: "
+                   << pair.source().log_tail();
+        }
+        ASSERT_TRUE(r.converged()) << r.status << ": " << r.info.dump();
+        EXPECT_GT(r.info["ram"].value("dirty-sync-count", 0), 1);
+        expect_equal_ram(pair, dir_.path());
     }
-    VmPair pair(spec, dir_.path());
-    ASSERT_TRUE(guest_progresses(pair.source()));
-    MigrationResult r = pair.migrate(converging(), limit);
-    ASSERT_TRUE(r.converged()) << r.status << ": " << r.info.dump() << "\n"
-                               << pair.source().log_tail();
-    expect_equal_ram(pair, dir_.path());
+};
+
+TEST_F(NumaMigrationTest, SecondNodeLargerMigratesWithEqualRam)
+{
+    migrate_numa({32, 96});
 }
 
-TEST_F(MigrationTest, TwoEqualNumaNodesMigrateWithEqualRam)
+TEST_F(NumaMigrationTest, EqualNodesMigrateWithEqualRam)
 {
-    VmSpec spec = stressed_guest();
-    for (auto &a : numa_args({64, 64}, 1)) {
-        spec.args.push_back(a);
-    }
-    VmPair pair(spec, dir_.path());
-    ASSERT_TRUE(guest_progresses(pair.source()));
-    MigrationResult r = pair.migrate(converging(), limit);
-    ASSERT_TRUE(r.converged()) << r.status << ": " << r.info.dump();
-    expect_equal_ram(pair, dir_.path());
+    migrate_numa({64, 64});
 }
