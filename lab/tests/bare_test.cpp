@@ -222,3 +222,161 @@ TEST_F(BareTest, DirtyRingCountersWhileMigratingUnderKvm)
     EXPECT_GT(writer, 0u) << ring.dump();
     EXPECT_LT(reader * 100, writer) << ring.dump();
 }
+
+namespace {
+
+// Ejects vCPU index from a pc machine the way the guest's ACPI code does:
+// switch the PIIX4 CPU hotplug block to its modern interface, select the
+// CPU, write the eject flag (hw/acpi/cpu.c). Cold-plugged vCPUs other
+// than the first can be ejected so; no device_del is needed.
+void eject_vcpu(QemuProcess &vm, unsigned index)
+{
+    vm.qmp().hmp("o /b 0xaf00 0");
+    vm.qmp().hmp("o /w 0xaf00 " + std::to_string(index));
+    vm.qmp().hmp("o /b 0xaf04 8");
+}
+
+unsigned vcpu_count(QemuProcess &vm)
+{
+    return static_cast<unsigned>(vm.qmp().execute("query-cpus-fast").size());
+}
+
+} // namespace
+
+// vCPU hot-unplug while a migration tracks dirty pages: vCPU 1, a writer,
+// is ejected mid-migration; the migration completes with equal RAM and
+// an intact page pattern. With the KVM dirty ring, the pages still in the
+// unplugged vCPU's ring must be collected before the ring is unmapped
+// (and the reaper must not read the unmapped ring).
+class BareUnplugTest : public BareTest {
+protected:
+    void unplug_while_migrating(const std::string &accel)
+    {
+        auto args = bare_args(accel, 2, {{"ws_mib", 32}});
+        args.insert(args.end(), {"-smp", "2,maxcpus=2"});
+        VmPair pair({test::qemu_binary(), args}, dir_.path());
+        BareSnapshot s = wait_until_running(pair.source(), dir_.path());
+        ASSERT_EQ(s.state(), bare::State::running) << s.problem();
+        MigrationSetup slow;
+        slow.parameters = {{"max-bandwidth", 16LL << 20},
+                           {"downtime-limit", 300}};
+        pair.start(slow);
+        std::this_thread::sleep_for(Millis(1500));
+        eject_vcpu(pair.source(), 1);
+        ASSERT_TRUE(poll_until(Millis(30000), Millis(50), [&] {
+            return vcpu_count(pair.source()) == 1;
+        })) << "vCPU 1 was not ejected";
+        // The destination must have the same vCPUs: it gets its own -smp
+        // 2, so unplug there too before the device state arrives.
+        eject_vcpu(pair.destination(), 1);
+        pair.source().qmp().execute(
+            "migrate-set-parameters", {{"max-bandwidth", 1LL << 30}});
+        MigrationResult r = pair.wait(Millis(180000));
+        ASSERT_TRUE(r.converged()) << r.status << ": " << r.info.dump()
+                                   << pair.source().log_tail();
+        test::expect_equal_ram(pair, dir_.path());
+        auto bad = check_bare_pattern(pair.destination(), dir_.path());
+        EXPECT_FALSE(bad.has_value()) << *bad;
+    }
+};
+
+TEST_F(BareUnplugTest, VcpuUnpluggedWhileMigratingUnderTcg)
+{
+    unplug_while_migrating("tcg");
+}
+
+TEST_F(BareUnplugTest, VcpuUnpluggedWhileMigratingUnderKvmDirtyRing)
+{
+    MIGLAB_REQUIRE_KVM();
+    unplug_while_migrating("kvm,dirty-ring-size=4096");
+}
+
+// The fork kicks all vCPUs for the sync that decides whether migration
+// may stop the VM (the exact pending count), and at the final sync: a
+// migration that converges kicks at least twice, none before the
+// decision. Skips on a binary without x-query-dirty-ring (stock QEMU).
+TEST_F(BareTest, DirtyRingKicksForTheSwitchoverDecisionUnderKvm)
+{
+    MIGLAB_REQUIRE_KVM();
+    VmPair pair({test::qemu_binary(),
+                 bare_args("kvm,dirty-ring-size=65536", 2, {{"ws_mib", 32}})},
+                dir_.path());
+    BareSnapshot s = wait_until_running(pair.source(), dir_.path());
+    ASSERT_EQ(s.state(), bare::State::running) << s.problem();
+    Json before;
+    try {
+        before = pair.source().qmp().execute("x-query-dirty-ring");
+    } catch (const QmpError &e) {
+        GTEST_SKIP() << "no x-query-dirty-ring in this QEMU: " << e.what();
+    }
+    MigrationSetup setup;
+    setup.capabilities = {{"auto-converge", true}};
+    setup.parameters = {{"max-bandwidth", 1LL << 30}, {"downtime-limit", 300}};
+    MigrationResult r = pair.migrate(setup, Millis(180000));
+    ASSERT_TRUE(r.converged()) << r.status << ": " << r.info.dump();
+    Json after = pair.source().qmp().execute("x-query-dirty-ring");
+    EXPECT_GE(after["kick-alls"].get<uint64_t>(),
+              before["kick-alls"].get<uint64_t>() + 2) << after.dump();
+    test::expect_equal_ram(pair, dir_.path());
+}
+
+// Ring-full exits that race with another harvester are normal: a guest
+// whose set is larger than its ring takes many ring-full exits while the
+// reaper and the syncs harvest too, and none of them counts as stuck.
+TEST_F(BareTest, DirtyRingFullExitsAreNotStuckUnderKvm)
+{
+    MIGLAB_REQUIRE_KVM();
+    VmPair pair({test::qemu_binary(),
+                 bare_args("kvm,dirty-ring-size=4096", 2, {{"ws_mib", 64}},
+                           "512M")},
+                dir_.path());
+    BareSnapshot s = wait_until_running(pair.source(), dir_.path());
+    ASSERT_EQ(s.state(), bare::State::running) << s.problem();
+    try {
+        pair.source().qmp().execute("x-query-dirty-ring");
+    } catch (const QmpError &e) {
+        GTEST_SKIP() << "no x-query-dirty-ring in this QEMU: " << e.what();
+    }
+    MigrationSetup slow;
+    slow.parameters = {{"max-bandwidth", 4LL << 20}, {"downtime-limit", 1}};
+    pair.start(slow);
+    std::this_thread::sleep_for(Millis(3000));
+    Json ring = pair.source().qmp().execute("x-query-dirty-ring");
+    pair.cancel();
+    EXPECT_GT(ring["full-exits"].get<uint64_t>(), 0u) << ring.dump();
+    EXPECT_EQ(ring["full-exits-stuck"].get<uint64_t>(), 0u) << ring.dump();
+}
+
+// The reaper keeps looking while a memory slot logs dirty pages for its
+// own sake (VGA's framebuffer tracks its writes whatever migration does),
+// and sleeps when none does.
+TEST_F(BareTest, DirtyRingReaperLooksWhileVgaLogsUnderKvm)
+{
+    MIGLAB_REQUIRE_KVM();
+    auto args = bare_args("kvm,dirty-ring-size=4096", 1, {{"ws_mib", 8}});
+    auto with_vga = args;
+    with_vga.insert(with_vga.end(), {"-device", "VGA"});
+    for (bool vga : {false, true}) {
+        QemuProcess vm(test::qemu_binary(), vga ? with_vga : args,
+                       dir_.path(), vga ? "vga" : "novga");
+        BareSnapshot s = wait_until_running(vm, dir_.path());
+        ASSERT_EQ(s.state(), bare::State::running) << s.problem();
+        Json ring;
+        try {
+            ring = vm.qmp().execute("x-query-dirty-ring");
+        } catch (const QmpError &e) {
+            GTEST_SKIP() << "no x-query-dirty-ring in this QEMU: " << e.what();
+        }
+        // Two reaper periods for it to settle.
+        std::this_thread::sleep_for(Millis(2500));
+        ring = vm.qmp().execute("x-query-dirty-ring");
+        if (vga) {
+            EXPECT_LE(ring["reaper-period"].get<uint64_t>(), 100000u)
+                << "with VGA logging the reaper must keep looking: "
+                << ring.dump();
+        } else {
+            EXPECT_EQ(ring["reaper-period"].get<uint64_t>(), 1000000u)
+                << ring.dump();
+        }
+    }
+}
