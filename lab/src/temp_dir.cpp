@@ -2,6 +2,7 @@
 #include "miglab/temp_dir.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -25,6 +26,13 @@ TempDir::TempDir(const std::string &prefix)
 
 TempDir::~TempDir()
 {
+    // MIGLAB_KEEP_TMP=1 keeps every scratch directory (QEMU logs, traces,
+    // serial consoles) for a post-mortem.
+    const char *keep = std::getenv("MIGLAB_KEEP_TMP");
+    if (keep && *keep && *keep != '0' && !path_.empty()) {
+        std::fprintf(stderr, "miglab: kept %s\n", path_.c_str());
+        return;
+    }
     if (!path_.empty()) {
         std::error_code ec;
         std::filesystem::remove_all(path_, ec);
