@@ -92,7 +92,11 @@ result $? "pq check fails a new file without SPDX" "$(printf '%s' "$out" | tail 
 first=$(grep -v '^\(#\|$\)' "$repo/patches/series" | head -n 1)
 if [ -n "$first" ]; then
     before=$(git -C "$repo/build/src" rev-parse HEAD)
-    sed -i '0,/^-[^-]/s/^-\([^-].*\)$/-\1 BROKEN/' "$repo/patches/$first"
+    # The first removed line of the first hunk (the commit message may have
+    # lines that start with "-" too).
+    awk '!done && hunk && /^-[^-]/ { $0 = $0 " BROKEN"; done = 1 }
+         /^@@/ { hunk = 1 } { print }' "$repo/patches/$first" >"$scratch/broken.patch"
+    cp "$scratch/broken.patch" "$repo/patches/$first"
     expect_fail_line "a patch that does not apply fails with one line naming the fix" \
         "does not apply.*tools/pq export" bash -c "cd '$repo' && tools/pq import --force"
     after=$(git -C "$repo/build/src" rev-parse HEAD)
