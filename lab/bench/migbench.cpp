@@ -114,9 +114,11 @@ std::string machine_note()
     uname(&u);
     o << "Machine: " << std::thread::hardware_concurrency() << " cores, "
       << u.sysname << " " << u.release << ", /dev/kvm: "
-      << (std::filesystem::exists("/sys/module/kvm_pvm")
-              ? "kvm_pvm (software nested KVM)"
-              : std::filesystem::exists("/dev/kvm") ? "present" : "absent")
+      << (!std::filesystem::exists("/dev/kvm")
+              ? "absent"
+              : std::filesystem::exists("/sys/module/kvm_pvm")
+                    ? "kvm_pvm (software nested KVM)"
+                    : "present")
       << ". Timings from this machine only; compare within one run.";
     return o.str();
 }
