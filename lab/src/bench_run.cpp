@@ -138,6 +138,8 @@ std::vector<std::string> guest_args(const Scenario &s, const LabPaths &paths,
         auto devices = s.devices.args();
         a.insert(a.end(), devices.begin(), devices.end());
     }
+    auto extra = extra_trace_events();
+    events.insert(events.end(), extra.begin(), extra.end());
     if (!events.empty()) {
         auto t = trace_args(events, dir);
         a.insert(a.end(), t.begin(), t.end());

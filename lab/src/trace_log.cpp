@@ -16,6 +16,25 @@ std::vector<std::string> trace_args(const std::vector<std::string> &events,
     return a;
 }
 
+std::vector<std::string> extra_trace_events()
+{
+    std::vector<std::string> events;
+    const char *env = std::getenv("MIGLAB_TRACE");
+    std::string list = env ? env : "";
+    size_t start = 0;
+    while (start <= list.size()) {
+        size_t comma = list.find(',', start);
+        if (comma == std::string::npos) {
+            comma = list.size();
+        }
+        if (comma > start) {
+            events.push_back(list.substr(start, comma - start));
+        }
+        start = comma + 1;
+    }
+    return events;
+}
+
 std::filesystem::path trace_log_path(const std::filesystem::path &dir,
                                      pid_t pid)
 {

@@ -87,6 +87,17 @@ TEST(LoadWindow, NoneWithoutTheEndOfTheLoad)
     EXPECT_FALSE(parse_load_window(dir.path() / "missing.log").has_value());
 }
 
+TEST(TraceLog, ExtraEventsComeFromTheEnvironment)
+{
+    unsetenv("MIGLAB_TRACE");
+    EXPECT_TRUE(extra_trace_events().empty());
+    setenv("MIGLAB_TRACE", "migration_throttle_*,,kvm_dirty_ring_full,", 1);
+    EXPECT_EQ(extra_trace_events(),
+              (std::vector<std::string>{"migration_throttle_*",
+                                        "kvm_dirty_ring_full"}));
+    unsetenv("MIGLAB_TRACE");
+}
+
 TEST(DeviceSetArgs, MultiQueueNetNeedsTapAndVectors)
 {
     DeviceSet d;

@@ -15,6 +15,11 @@ namespace miglab {
 std::vector<std::string> trace_args(const std::vector<std::string> &events,
                                     const std::filesystem::path &dir);
 
+// Extra events asked for in MIGLAB_TRACE (comma-separated QEMU trace
+// event names or patterns), for a post-mortem with MIGLAB_KEEP_TMP=1;
+// empty when unset.
+std::vector<std::string> extra_trace_events();
+
 // The log of the QEMU with that pid.
 std::filesystem::path trace_log_path(const std::filesystem::path &dir,
                                      pid_t pid);
