@@ -5,6 +5,7 @@
 // and the guest's page pattern intact; a vCPU dirty limit slows a writer
 // vCPU and leaves a reader alone. KVM tests skip where /dev/kvm is absent.
 // No timing thresholds: limits only bound how long a test may hang.
+#include <optional>
 #include <thread>
 
 #include "lab_env.h"
@@ -90,8 +91,7 @@ protected:
     {
         VmPair pair({test::qemu_binary(), bare_args(accel, 2, {{"ws_mib", 32}})},
                     dir_.path());
-        BareSnapshot s = wait_until_running(pair.source(), dir_.path());
-        ASSERT_EQ(s.state(), bare::State::running) << s.problem();
+        ASSERT_NO_FATAL_FAILURE(expect_running(pair.source()));
         MigrationSetup setup;
         setup.capabilities = {{"auto-converge", true}, {"events", true}};
         setup.parameters = {{"max-bandwidth", 1LL << 30},
@@ -102,8 +102,39 @@ protected:
         auto bad = check_bare_pattern(pair.destination(), dir_.path());
         EXPECT_FALSE(bad.has_value()) << *bad;
     }
+    // Waits until vm's guest runs its loop.
+    void expect_running(QemuProcess &vm)
+    {
+        BareSnapshot s = wait_until_running(vm, dir_.path());
+        ASSERT_EQ(s.state(), bare::State::running) << s.problem();
+    }
     TempDir dir_;
 };
+
+// vm's x-query-dirty-ring, or nothing on a QEMU without it (stock QEMU):
+// the test then skips with kNoDirtyRingQuery.
+std::optional<Json> query_dirty_ring(QemuProcess &vm)
+{
+    try {
+        return vm.qmp().execute("x-query-dirty-ring");
+    } catch (const QmpError &) {
+        return std::nullopt;
+    }
+}
+const char *const kNoDirtyRingQuery = "no x-query-dirty-ring in this QEMU";
+
+// pair's source's x-query-dirty-ring 3 s into a migration that cannot
+// converge (4 MiB/s, 1 ms downtime limit), which is then cancelled.
+Json dirty_ring_while_migrating(VmPair &pair)
+{
+    MigrationSetup slow;
+    slow.parameters = {{"max-bandwidth", 4LL << 20}, {"downtime-limit", 1}};
+    pair.start(slow);
+    std::this_thread::sleep_for(Millis(3000));
+    Json ring = pair.source().qmp().execute("x-query-dirty-ring");
+    pair.cancel();
+    return ring;
+}
 
 } // namespace
 
@@ -166,8 +197,7 @@ TEST_F(BareTest, DirtyLimitSlowsTheWriterNotTheReader)
                    bare_args("kvm,dirty-ring-size=4096", 2,
                              {{"ws_mib", 64}, {"readers", 1}}),
                    dir_.path(), "vm");
-    BareSnapshot s = wait_until_running(vm, dir_.path());
-    ASSERT_EQ(s.state(), bare::State::running) << s.problem();
+    ASSERT_NO_FATAL_FAILURE(expect_running(vm));
     auto before = rates(vm, dir_.path(), Millis(2000));
     vm.qmp().execute("set-vcpu-dirty-limit", {{"dirty-rate", 1}});
     std::this_thread::sleep_for(Millis(3000)); // the limit settles
@@ -196,25 +226,17 @@ TEST_F(BareTest, DirtyRingCountersWhileMigratingUnderKvm)
                            {{"ws_mib", 240}, {"readers", 1}, {"rate", 20000}},
                            "512M")},
                 dir_.path());
-    BareSnapshot s = wait_until_running(pair.source(), dir_.path());
-    ASSERT_EQ(s.state(), bare::State::running) << s.problem();
-    Json before;
-    try {
-        before = pair.source().qmp().execute("x-query-dirty-ring");
-    } catch (const QmpError &e) {
-        GTEST_SKIP() << "no x-query-dirty-ring in this QEMU: " << e.what();
+    ASSERT_NO_FATAL_FAILURE(expect_running(pair.source()));
+    std::optional<Json> before = query_dirty_ring(pair.source());
+    if (!before) {
+        GTEST_SKIP() << kNoDirtyRingQuery;
     }
-    MigrationSetup slow;
-    slow.parameters = {{"max-bandwidth", 4LL << 20}, {"downtime-limit", 1}};
-    pair.start(slow);
-    std::this_thread::sleep_for(Millis(3000));
-    Json ring = pair.source().qmp().execute("x-query-dirty-ring");
-    pair.cancel();
+    Json ring = dirty_ring_while_migrating(pair);
     EXPECT_EQ(pair.source().run_state(), "running");
 
     EXPECT_GE(ring["flushes"].get<uint64_t>(),
-              before["flushes"].get<uint64_t>() + 1) << ring.dump();
-    EXPECT_EQ(ring["kick-alls"], before["kick-alls"]) << ring.dump();
+              (*before)["flushes"].get<uint64_t>() + 1) << ring.dump();
+    EXPECT_EQ(ring["kick-alls"], (*before)["kick-alls"]) << ring.dump();
     ASSERT_EQ(ring["vcpus"].size(), 2u) << ring.dump();
     // The reader dirties only its stack and its status record.
     uint64_t writer = ring["vcpus"][0]["dirty-rate"].get<uint64_t>();
@@ -255,8 +277,7 @@ protected:
         auto args = bare_args(accel, 2, {{"ws_mib", 32}});
         args.insert(args.end(), {"-smp", "2,maxcpus=2"});
         VmPair pair({test::qemu_binary(), args}, dir_.path());
-        BareSnapshot s = wait_until_running(pair.source(), dir_.path());
-        ASSERT_EQ(s.state(), bare::State::running) << s.problem();
+        ASSERT_NO_FATAL_FAILURE(expect_running(pair.source()));
         MigrationSetup slow;
         slow.parameters = {{"max-bandwidth", 16LL << 20},
                            {"downtime-limit", 300}};
@@ -301,13 +322,10 @@ TEST_F(BareTest, DirtyRingKicksForTheSwitchoverDecisionUnderKvm)
     VmPair pair({test::qemu_binary(),
                  bare_args("kvm,dirty-ring-size=65536", 2, {{"ws_mib", 32}})},
                 dir_.path());
-    BareSnapshot s = wait_until_running(pair.source(), dir_.path());
-    ASSERT_EQ(s.state(), bare::State::running) << s.problem();
-    Json before;
-    try {
-        before = pair.source().qmp().execute("x-query-dirty-ring");
-    } catch (const QmpError &e) {
-        GTEST_SKIP() << "no x-query-dirty-ring in this QEMU: " << e.what();
+    ASSERT_NO_FATAL_FAILURE(expect_running(pair.source()));
+    std::optional<Json> before = query_dirty_ring(pair.source());
+    if (!before) {
+        GTEST_SKIP() << kNoDirtyRingQuery;
     }
     MigrationSetup setup;
     setup.capabilities = {{"auto-converge", true}};
@@ -316,7 +334,7 @@ TEST_F(BareTest, DirtyRingKicksForTheSwitchoverDecisionUnderKvm)
     ASSERT_TRUE(r.converged()) << r.status << ": " << r.info.dump();
     Json after = pair.source().qmp().execute("x-query-dirty-ring");
     EXPECT_GE(after["kick-alls"].get<uint64_t>(),
-              before["kick-alls"].get<uint64_t>() + 2) << after.dump();
+              (*before)["kick-alls"].get<uint64_t>() + 2) << after.dump();
     test::expect_equal_ram(pair, dir_.path());
 }
 
@@ -330,19 +348,11 @@ TEST_F(BareTest, DirtyRingFullExitsAreNotStuckUnderKvm)
                  bare_args("kvm,dirty-ring-size=4096", 2, {{"ws_mib", 64}},
                            "512M")},
                 dir_.path());
-    BareSnapshot s = wait_until_running(pair.source(), dir_.path());
-    ASSERT_EQ(s.state(), bare::State::running) << s.problem();
-    try {
-        pair.source().qmp().execute("x-query-dirty-ring");
-    } catch (const QmpError &e) {
-        GTEST_SKIP() << "no x-query-dirty-ring in this QEMU: " << e.what();
+    ASSERT_NO_FATAL_FAILURE(expect_running(pair.source()));
+    if (!query_dirty_ring(pair.source())) {
+        GTEST_SKIP() << kNoDirtyRingQuery;
     }
-    MigrationSetup slow;
-    slow.parameters = {{"max-bandwidth", 4LL << 20}, {"downtime-limit", 1}};
-    pair.start(slow);
-    std::this_thread::sleep_for(Millis(3000));
-    Json ring = pair.source().qmp().execute("x-query-dirty-ring");
-    pair.cancel();
+    Json ring = dirty_ring_while_migrating(pair);
     EXPECT_GT(ring["full-exits"].get<uint64_t>(), 0u) << ring.dump();
     EXPECT_EQ(ring["full-exits-stuck"].get<uint64_t>(), 0u) << ring.dump();
 }
@@ -359,17 +369,13 @@ TEST_F(BareTest, DirtyRingReaperLooksWhileVgaLogsUnderKvm)
     for (bool vga : {false, true}) {
         QemuProcess vm(test::qemu_binary(), vga ? with_vga : args,
                        dir_.path(), vga ? "vga" : "novga");
-        BareSnapshot s = wait_until_running(vm, dir_.path());
-        ASSERT_EQ(s.state(), bare::State::running) << s.problem();
-        Json ring;
-        try {
-            ring = vm.qmp().execute("x-query-dirty-ring");
-        } catch (const QmpError &e) {
-            GTEST_SKIP() << "no x-query-dirty-ring in this QEMU: " << e.what();
+        ASSERT_NO_FATAL_FAILURE(expect_running(vm));
+        if (!query_dirty_ring(vm)) {
+            GTEST_SKIP() << kNoDirtyRingQuery;
         }
         // Two reaper periods for it to settle.
         std::this_thread::sleep_for(Millis(2500));
-        ring = vm.qmp().execute("x-query-dirty-ring");
+        Json ring = vm.qmp().execute("x-query-dirty-ring");
         if (vga) {
             EXPECT_LE(ring["reaper-period"].get<uint64_t>(), 100000u)
                 << "with VGA logging the reaper must keep looking: "
