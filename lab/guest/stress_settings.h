@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// miglab-stress's settings, read from the kernel command line, and the
+// page choice they drive: kept out of stress.cpp (the guest's /init) so
+// the lab's tests can check them on the host.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace miglab::stress {
+
+struct Settings {
+    size_t mem_mib = 256;
+    unsigned writers = 0;
+    uint64_t rate = 0;
+    std::vector<uint64_t> rates;
+    std::vector<std::string> modules;
+    unsigned hot_pct = 0;
+    unsigned hot_share = 90;
+    bool reader = false;
+    uint64_t burst_ms = 0;
+    uint64_t idle_ms = 0;
+};
+
+struct ParsedSettings {
+    Settings settings;
+    std::vector<std::string> warnings; // unknown keys: ignored
+};
+
+// The miglab_<key>=<value> words of a kernel command line (see
+// stress.cpp's header); writers defaults to cpus.
+ParsedSettings parse_settings(const std::string &cmdline, unsigned cpus);
+
+// How many of a writer's pages form the hot set: 0 for hot_pct 0
+// (uniform), else at least 1.
+size_t hot_pages(size_t pages, unsigned hot_pct);
+
+// The page a writer writes for the random word r: hot_share % of writes
+// go to the hot set [0, hot), the rest to the cold part [hot, pages).
+size_t pick_page(uint64_t r, size_t pages, size_t hot, unsigned hot_share);
+
+} // namespace miglab::stress
