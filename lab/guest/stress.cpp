@@ -76,6 +76,15 @@ Settings read_settings()
     for (const auto &w : p.warnings) {
         std::printf("MIGLAB warning: %s\n", w.c_str());
     }
+    if (!p.errors.empty()) {
+        for (const auto &e : p.errors) {
+            std::printf("MIGLAB error: %s\n", e.c_str());
+        }
+        // As /init, exiting would panic the kernel: say why and stay.
+        for (;;) {
+            pause();
+        }
+    }
     return p.settings;
 }
 
