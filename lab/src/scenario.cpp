@@ -126,6 +126,17 @@ Scenario Scenario::load(const std::filesystem::path &file)
                                                ? "a list of module names"
                                                : "a non-negative integer"));
         }
+        // Percentages, and sizes a guest cannot run without; the guests
+        // check too, but only once booted.
+        const bool pct = k == "hot_pct" || k == "hot_share";
+        const bool size = k == "mem_mib" || k == "ws_mib";
+        if (v.is_number_unsigned() &&
+            ((pct && v.get<uint64_t>() > 100) ||
+             (size && v.get<uint64_t>() == 0))) {
+            throw ScenarioError(file, "'guest.stress." + k + "' must be " +
+                                          (pct ? "0..100" : "at least 1") +
+                                          ", got " + v.dump());
+        }
     }
     const Json devices = get<Json>(file, guest, "devices", "guest.",
                                    Json::object());

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <fstream>
+#include <tuple>
 #include <utility>
 
 #include <gtest/gtest.h>
@@ -102,6 +103,34 @@ TEST_F(ScenarioTest, LinuxStressSettings)
                   "stress": {"mem_mib": 1}}})")
                   .find("linux and bare guests only"),
               std::string::npos);
+}
+
+// Percentages above 100 and empty working sets are refused before any
+// guest boots (hot_pct=101 used to reach the Linux guest's /init).
+TEST_F(ScenarioTest, StressSettingsOutOfRange)
+{
+    // Each guest kind, its stress settings, and what the error must say
+    // ("" for none).
+    const std::tuple<const char *, const char *, const char *> cases[] = {
+        {"linux", R"({"hot_pct": 100, "hot_share": 100})", ""},
+        {"bare", R"({"hot_pct": 100, "hot_share": 100})", ""},
+        {"linux", R"({"hot_pct": 101})", "'guest.stress.hot_pct' must be 0..100, got 101"},
+        {"bare", R"({"hot_pct": 101})", "'guest.stress.hot_pct' must be 0..100, got 101"},
+        {"linux", R"({"hot_share": 250})", "'guest.stress.hot_share' must be 0..100, got 250"},
+        {"bare", R"({"hot_share": 250})", "'guest.stress.hot_share' must be 0..100, got 250"},
+        {"linux", R"({"mem_mib": 0})", "'guest.stress.mem_mib' must be at least 1, got 0"},
+        {"bare", R"({"ws_mib": 0})", "'guest.stress.ws_mib' must be at least 1, got 0"},
+    };
+    for (const auto &[kind, stress, says] : cases) {
+        const std::string json = std::string(R"({"name": "s", "guest": {"kind": ")") +
+                                 kind + R"(", "stress": )" + stress + "}}";
+        const std::string error = error_for(json);
+        if (*says) {
+            EXPECT_NE(error.find(says), std::string::npos) << json << " -> " << error;
+        } else {
+            EXPECT_EQ(error, "") << json;
+        }
+    }
 }
 
 TEST_F(ScenarioTest, BareStressSettings)
