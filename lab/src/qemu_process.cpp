@@ -59,7 +59,7 @@ Qmp connect_or_explain(const std::filesystem::path &sock, pid_t pid,
                        const std::filesystem::path &log)
 {
     try {
-        return Qmp::connect(sock, Millis(20000));
+        return Qmp::connect(sock, Millis(20000), pid);
     } catch (const std::exception &e) {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);

@@ -54,3 +54,23 @@ TEST_F(QmpTest, StopOnScopeExitLeavesNoProcess)
     vm_.reset();
     EXPECT_NE(::kill(pid, 0), 0) << "QEMU " << pid << " still exists";
 }
+
+// A QEMU that exits before it creates its QMP socket (here: an option it
+// does not know) is reported at once, with its exit status and what it
+// said, instead of after the QMP connect's time limit.
+TEST(QemuStart, QemuThatExitsAtOnceIsReportedWithItsStatus)
+{
+    MIGLAB_REQUIRE_QEMU();
+    TempDir dir;
+    try {
+        QemuProcess vm(test::qemu_binary(), {"-no-such-option"}, dir.path(),
+                       "vm");
+        FAIL() << "QEMU started with -no-such-option";
+    } catch (const std::runtime_error &e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(") exited with status 1 before it opened its QMP"),
+                  std::string::npos)
+            << what;
+        EXPECT_NE(what.find("-no-such-option"), std::string::npos) << what;
+    }
+}
