@@ -5,7 +5,6 @@
 // build/bench/<name>/.
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <sys/utsname.h>
@@ -214,10 +213,15 @@ int main(int argc, char **argv)
         }
     }
     Report report(results);
-    report.write_csv(outdir / "results.csv");
     std::string md = report.markdown(machine_note());
-    std::ofstream(outdir / "results.md") << md;
-    auto svgs = report.write_svgs(outdir);
+    std::vector<std::filesystem::path> svgs;
+    try {
+        report.write_csv(outdir / "results.csv");
+        write_file(outdir / "results.md", md);
+        svgs = report.write_svgs(outdir);
+    } catch (const std::exception &e) {
+        fail(e.what());
+    }
     std::cout << "\n" << md << "\nWrote " << (outdir / "results.csv").string()
               << ", " << (outdir / "results.md").string();
     for (const auto &f : svgs) {
