@@ -122,25 +122,6 @@ std::string machine_note()
     return o.str();
 }
 
-std::string version_of(const std::filesystem::path &bin)
-{
-    std::string cmd = bin.string() + " --version 2>/dev/null";
-    FILE *p = popen(cmd.c_str(), "r");
-    if (!p) {
-        return "?";
-    }
-    char buf[512] = "";
-    if (!fgets(buf, sizeof(buf), p)) {
-        buf[0] = '\0';
-    }
-    pclose(p);
-    std::string s = buf;
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
-        s.pop_back();
-    }
-    return s;
-}
-
 } // namespace
 
 int main(int argc, char **argv)
@@ -177,7 +158,7 @@ int main(int argc, char **argv)
         total += (o.reps ? o.reps : s.repetitions) * binaries.size();
     }
     for (const auto &b : binaries) {
-        std::cout << b.name << ": " << version_of(b.path) << "\n";
+        std::cout << b.name << ": " << qemu_version(b.path) << "\n";
     }
     for (const auto &s : scenarios) {
         std::cout << s.name << ": " << s.guest_kind << " guest, -accel "

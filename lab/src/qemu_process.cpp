@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
@@ -72,6 +73,25 @@ Qmp connect_or_explain(const std::filesystem::path &sock, pid_t pid,
 }
 
 } // namespace
+
+std::string qemu_version(const std::filesystem::path &bin)
+{
+    std::string cmd = bin.string() + " --version 2>/dev/null";
+    FILE *p = popen(cmd.c_str(), "r");
+    if (!p) {
+        return "?";
+    }
+    char buf[512] = "";
+    if (!fgets(buf, sizeof(buf), p)) {
+        buf[0] = '\0';
+    }
+    pclose(p);
+    std::string s = buf;
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
+        s.pop_back();
+    }
+    return s;
+}
 
 QemuProcess::QemuProcess(const std::filesystem::path &binary,
                          const std::vector<std::string> &args,
