@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "miglab/qemu_process.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
-#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
@@ -76,18 +76,40 @@ Qmp connect_or_explain(const std::filesystem::path &sock, pid_t pid,
 
 std::string qemu_version(const std::filesystem::path &bin)
 {
-    std::string cmd = bin.string() + " --version 2>/dev/null";
-    FILE *p = popen(cmd.c_str(), "r");
-    if (!p) {
+    // No shell: the path goes to execv as it is, whatever it contains.
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
         return "?";
     }
-    char buf[512] = "";
-    if (!fgets(buf, sizeof(buf), p)) {
-        buf[0] = '\0';
+    const std::string path = bin.string();
+    char *argv[] = {const_cast<char *>(path.c_str()),
+                    const_cast<char *>("--version"), nullptr};
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        // Only async-signal-safe calls until exec.
+        int devnull = ::open("/dev/null", O_RDWR);
+        ::dup2(devnull, 0);
+        ::dup2(fds[1], 1);
+        ::dup2(devnull, 2);
+        ::execv(argv[0], argv);
+        ::_exit(127);
     }
-    pclose(p);
-    std::string s = buf;
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
+    ::close(fds[1]);
+    std::string out;
+    char buf[512];
+    ssize_t n;
+    while (pid > 0 && out.find('\n') == std::string::npos &&
+           ((n = ::read(fds[0], buf, sizeof(buf))) > 0 ||
+            (n < 0 && errno == EINTR))) {
+        out.append(buf, static_cast<size_t>(std::max<ssize_t>(n, 0)));
+    }
+    ::close(fds[0]);
+    if (pid < 0) {
+        return "?";
+    }
+    ::waitpid(pid, nullptr, 0);
+    std::string s = out.substr(0, out.find('\n'));
+    while (!s.empty() && s.back() == '\r') {
         s.pop_back();
     }
     return s;

@@ -3,6 +3,7 @@
 #include "miglab/temp_dir.h"
 
 #include <csignal>
+#include <fstream>
 
 using namespace miglab;
 
@@ -73,4 +74,20 @@ TEST(QemuStart, QemuThatExitsAtOnceIsReportedWithItsStatus)
             << what;
         EXPECT_NE(what.find("-no-such-option"), std::string::npos) << what;
     }
+}
+
+// The version line comes from the binary itself, whatever its path holds
+// (a shell would split this one at the space and choke on the quote).
+TEST(QemuVersion, PathIsNotGivenToAShell)
+{
+    TempDir dir;
+    auto bin_dir = dir.path() / "it's a b";
+    std::filesystem::create_directory(bin_dir);
+    auto bin = bin_dir / "qemu-system-x86_64";
+    std::ofstream(bin) << "#!/bin/sh\n"
+                          "echo \"QEMU emulator version 1.2.3 ($*)\"\n"
+                          "echo second line\n";
+    std::filesystem::permissions(bin, std::filesystem::perms::owner_all);
+    EXPECT_EQ(qemu_version(bin), "QEMU emulator version 1.2.3 (--version)");
+    EXPECT_EQ(qemu_version(dir.path() / "nothing here"), "");
 }
