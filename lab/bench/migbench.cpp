@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "miglab/bench_run.h"
+#include "miglab/interrupt.h"
 #include "miglab/report.h"
 
 using namespace miglab;
@@ -127,6 +128,9 @@ std::string machine_note()
 int main(int argc, char **argv)
 {
     Options o = parse(argc, argv);
+    // Ctrl-C unwinds the run in progress instead of leaving its QEMUs'
+    // scratch directory (RAM chunks and all) behind.
+    catch_interrupts();
     std::vector<Scenario> scenarios;
     try {
         for (const auto &f : o.scenarios) {
@@ -189,6 +193,14 @@ int main(int argc, char **argv)
                     std::cout << " (" << r.error << ")";
                 }
                 std::cout << std::endl;
+                if (int sig = interrupt_signal()) {
+                    // run_once has unwound: its QEMUs are stopped and its
+                    // scratch directory is gone.
+                    std::cerr << "migbench: " << Interrupted(sig).what()
+                              << " after " << results.size()
+                              << " complete runs; no report written\n";
+                    return 128 + sig;
+                }
                 results.push_back(std::move(r));
             }
         }

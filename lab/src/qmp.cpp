@@ -11,6 +11,8 @@
 #include <thread>
 #include <unistd.h>
 
+#include "miglab/interrupt.h"
+
 namespace miglab {
 
 using Clock = std::chrono::steady_clock;
@@ -61,6 +63,7 @@ Qmp Qmp::connect(const std::filesystem::path &socket, Millis timeout,
     auto deadline = Clock::now() + timeout;
     int fd;
     while ((fd = connect_unix(socket)) < 0) {
+        throw_if_interrupted();
         if (auto gone = exit_of(server)) {
             throw std::runtime_error(*gone + " before it opened its QMP "
                                      "socket " + socket.string());
@@ -149,6 +152,7 @@ Json Qmp::read_message(Clock::time_point deadline)
         pollfd pfd{fd_, POLLIN, 0};
         int r = ::poll(&pfd, 1, static_cast<int>(left.count()));
         if (r < 0 && errno == EINTR) {
+            throw_if_interrupted();
             continue;
         }
         if (r < 0) {
@@ -171,6 +175,7 @@ Json Qmp::read_message(Clock::time_point deadline)
 
 Json Qmp::execute(const std::string &command, const Json &args, Millis timeout)
 {
+    throw_if_interrupted();
     unsigned id = next_id_++;
     Json msg = {{"execute", command}, {"id", id}};
     if (!args.empty()) {
