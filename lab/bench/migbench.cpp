@@ -67,8 +67,10 @@ Options parse(int argc, char **argv)
         } else if (a == "--reps") {
             std::string v = value();
             try {
-                int n = std::stoi(v);
-                if (n < 1) {
+                size_t end = 0;
+                int n = std::stoi(v, &end);
+                // All of it: stoi reads "2.5" as 2.
+                if (n < 1 || end != v.size()) {
                     throw std::invalid_argument(v);
                 }
                 o.reps = static_cast<unsigned>(n);

@@ -79,3 +79,20 @@ TEST(Migbench, SigtermMidRunLeavesNoScratchDirectory)
         << mb.output();
     EXPECT_TRUE(fs::is_empty(tmp)) << "left behind: " << listing(tmp);
 }
+
+// --reps takes whole numbers only (it used to read 2.5 as 2).
+TEST(Migbench, RepsMustBeAWholeNumber)
+{
+    TempDir dir;
+    for (const char *reps : {"2.5", "0", "3x", "-1"}) {
+        test::ToolProcess mb({MIGLAB_MIGBENCH, "--reps", reps, "none.json"},
+                             {}, dir.path() / "migbench.log");
+        auto st = mb.wait(std::chrono::seconds(60));
+        ASSERT_TRUE(st.has_value());
+        EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 2) << reps;
+        EXPECT_NE(mb.output().find(std::string("--reps must be a positive "
+                                               "integer, got '") + reps + "'"),
+                  std::string::npos)
+            << mb.output();
+    }
+}

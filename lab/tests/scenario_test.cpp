@@ -77,6 +77,16 @@ TEST_F(ScenarioTest, BadFilesGiveErrorsThatNameTheField)
         {R"({"name": "x", "migration": {"suspend_after_s": 2, "stopped": true}})",
          "'migration.suspend_after_s'"},
         {R"({"name": ""})", "'name'"},
+        // Whole numbers only: these used to become 2, 1, 3 and 1.
+        {R"({"name": "x", "repetitions": 2.5})",
+         "'repetitions' must be 1..1000 (a whole number), got 2.5"},
+        {R"({"name": "x", "repetitions": -1})",
+         "'repetitions' must be 1..1000 (a whole number), got -1"},
+        {R"({"name": "x", "guest": {"smp": 1.5}})", "'guest.smp' must be 1..64"},
+        {R"({"name": "x", "migration": {"time_limit_s": 3.9}})",
+         "'migration.time_limit_s' must be positive"},
+        {R"({"name": "x", "migration": {"suspend_after_s": 1.5}})",
+         "'migration.suspend_after_s'"},
     };
     for (const auto &[json, says] : cases) {
         EXPECT_NE(error_for(json).find(says), std::string::npos)
