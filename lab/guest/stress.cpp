@@ -2,10 +2,11 @@
 //
 // miglab-stress: /init of the lab's Linux guest, linked statically.
 //
-// Loads the modules in /modules (in file-name order), then dirties memory:
-// writer threads over a working set (uniform random pages, or a hot set
-// taking most writes), each optionally held to a pages/s rate, and an
-// optional reader thread. Every 100 ms it prints one line on the console:
+// Loads the kernel modules the run asks for (miglab_modules, each after
+// what it depends on; the initrd carries more than any run loads), then
+// dirties memory: writer threads over a working set (uniform random
+// pages, or a hot set taking most writes; 100% hot is uniform), each
+// optionally held to a pages/s rate, and an optional reader thread. Every 100 ms it prints one line on the console:
 //
 //   MIGLAB t_ms=<ms since start> written=<pages> read=<pages> worst_pass_us=<us>
 //
@@ -20,8 +21,9 @@
 //   miglab_rate      pages/s per writer, 0 = as fast as possible (default 0)
 //   miglab_rates     per-writer pages/s, comma-separated (writer i gets the
 //                    i-th; writers past the list get miglab_rate)
-//   miglab_hot_pct   size of the hot set, % of the working set (0 = uniform)
-//   miglab_hot_share % of writes that go to the hot set (default 90)
+//   miglab_hot_pct   size of the hot set, % of the working set, 0..100
+//                    (default 0: uniform)
+//   miglab_hot_share % of writes that go to the hot set, 0..100 (default 90)
 //   miglab_reader    1 = also run a reader thread (default 0)
 //   miglab_burst_ms  with miglab_idle_ms: writers write for burst_ms,
 //   miglab_idle_ms   then sleep for idle_ms, repeating; every writer's
@@ -31,6 +33,8 @@
 //   miglab_modules   modules to load, comma-separated (with what they depend
 //                    on, from /modules/deps written by mkinitrd); none by
 //                    default
+// A value that is not a number or out of its range (stress_settings.h)
+// is printed as "MIGLAB error: ..." and nothing runs.
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
