@@ -5,13 +5,13 @@
 // build/bench/<name>/.
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <sys/utsname.h>
 #include <thread>
 
 #include "miglab/bench_run.h"
+#include "miglab/interrupt.h"
 #include "miglab/report.h"
 
 using namespace miglab;
@@ -67,8 +67,10 @@ Options parse(int argc, char **argv)
         } else if (a == "--reps") {
             std::string v = value();
             try {
-                int n = std::stoi(v);
-                if (n < 1) {
+                size_t end = 0;
+                int n = std::stoi(v, &end);
+                // All of it: stoi reads "2.5" as 2.
+                if (n < 1 || end != v.size()) {
                     throw std::invalid_argument(v);
                 }
                 o.reps = static_cast<unsigned>(n);
@@ -123,30 +125,14 @@ std::string machine_note()
     return o.str();
 }
 
-std::string version_of(const std::filesystem::path &bin)
-{
-    std::string cmd = bin.string() + " --version 2>/dev/null";
-    FILE *p = popen(cmd.c_str(), "r");
-    if (!p) {
-        return "?";
-    }
-    char buf[512] = "";
-    if (!fgets(buf, sizeof(buf), p)) {
-        buf[0] = '\0';
-    }
-    pclose(p);
-    std::string s = buf;
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) {
-        s.pop_back();
-    }
-    return s;
-}
-
 } // namespace
 
 int main(int argc, char **argv)
 {
     Options o = parse(argc, argv);
+    // Ctrl-C unwinds the run in progress instead of leaving its QEMUs'
+    // scratch directory (RAM chunks and all) behind.
+    catch_interrupts();
     std::vector<Scenario> scenarios;
     try {
         for (const auto &f : o.scenarios) {
@@ -178,7 +164,7 @@ int main(int argc, char **argv)
         total += (o.reps ? o.reps : s.repetitions) * binaries.size();
     }
     for (const auto &b : binaries) {
-        std::cout << b.name << ": " << version_of(b.path) << "\n";
+        std::cout << b.name << ": " << qemu_version(b.path) << "\n";
     }
     for (const auto &s : scenarios) {
         std::cout << s.name << ": " << s.guest_kind << " guest, -accel "
@@ -209,15 +195,28 @@ int main(int argc, char **argv)
                     std::cout << " (" << r.error << ")";
                 }
                 std::cout << std::endl;
+                if (int sig = interrupt_signal()) {
+                    // run_once has unwound: its QEMUs are stopped and its
+                    // scratch directory is gone.
+                    std::cerr << "migbench: " << Interrupted(sig).what()
+                              << " after " << results.size()
+                              << " complete runs; no report written\n";
+                    return 128 + sig;
+                }
                 results.push_back(std::move(r));
             }
         }
     }
     Report report(results);
-    report.write_csv(outdir / "results.csv");
     std::string md = report.markdown(machine_note());
-    std::ofstream(outdir / "results.md") << md;
-    auto svgs = report.write_svgs(outdir);
+    std::vector<std::filesystem::path> svgs;
+    try {
+        report.write_csv(outdir / "results.csv");
+        write_file(outdir / "results.md", md);
+        svgs = report.write_svgs(outdir);
+    } catch (const std::exception &e) {
+        fail(e.what());
+    }
     std::cout << "\n" << md << "\nWrote " << (outdir / "results.csv").string()
               << ", " << (outdir / "results.md").string();
     for (const auto &f : svgs) {

@@ -11,8 +11,10 @@
 //                    a run asks for (miglab_modules=...) with their deps
 //
 // usage: mkinitrd --init FILE --modules-dir DIR [--module NAME]... -o OUT
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -28,7 +30,7 @@ namespace {
 
 class Cpio {
 public:
-    explicit Cpio(const fs::path &out) : out_(out, std::ios::binary)
+    explicit Cpio(const fs::path &out) : path_(out), out_(out, std::ios::binary)
     {
         if (!out_) {
             throw std::runtime_error("cannot write " + out.string());
@@ -44,13 +46,39 @@ public:
         entry(name, 020600, "", major, minor);
     }
     void finish() { entry("TRAILER!!!", 0, "", 0, 0); }
+    // Flushes and closes the archive; throws, naming the file, when any
+    // write failed (a full disk must not leave a truncated initrd).
+    void close()
+    {
+        errno = 0;
+        out_.flush();
+        check();
+        out_.close();
+        check();
+    }
 
 private:
+    // Right after a failed write errno says why.
+    void check()
+    {
+        if (!out_) {
+            throw std::runtime_error("cannot write " + path_.string() + ": " +
+                                     std::strerror(errno ? errno : EIO));
+        }
+    }
+    // Writes and counts (tellp() is -1 once a write failed, so padding to
+    // it never ended), then checks the stream.
+    void put(const char *data, size_t n)
+    {
+        errno = 0;
+        out_.write(data, static_cast<std::streamsize>(n));
+        check();
+        pos_ += n;
+    }
     void pad()
     {
-        while (out_.tellp() % 4) {
-            out_.put('\0');
-        }
+        static const char zeros[4] = {};
+        put(zeros, (4 - pos_ % 4) % 4);
     }
     void entry(const std::string &name, unsigned mode, const std::string &data,
                unsigned rmajor, unsigned rminor)
@@ -61,13 +89,15 @@ private:
                       ino_++, mode, 0u, 0u, 1u, 0u,
                       static_cast<unsigned>(data.size()), 0u, 0u, rmajor,
                       rminor, static_cast<unsigned>(name.size() + 1), 0u);
-        out_.write(hdr, 110);
-        out_.write(name.c_str(), static_cast<std::streamsize>(name.size() + 1));
+        put(hdr, 110);
+        put(name.c_str(), name.size() + 1);
         pad();
-        out_.write(data.data(), static_cast<std::streamsize>(data.size()));
+        put(data.data(), data.size());
         pad();
     }
+    fs::path path_;
     std::ofstream out_;
+    size_t pos_ = 0;
     unsigned ino_ = 1;
 };
 
@@ -210,6 +240,13 @@ int main(int argc, char **argv)
             }
             c.file("modules/deps", deps, 0644);
             c.finish();
+            try {
+                c.close();
+            } catch (const std::exception &) {
+                std::error_code ec;
+                fs::remove(tmp, ec);
+                throw;
+            }
         }
         fs::rename(tmp, out);
         std::cout << "mkinitrd: " << out.string() << " (" << order.size()

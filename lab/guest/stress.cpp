@@ -2,10 +2,11 @@
 //
 // miglab-stress: /init of the lab's Linux guest, linked statically.
 //
-// Loads the modules in /modules (in file-name order), then dirties memory:
-// writer threads over a working set (uniform random pages, or a hot set
-// taking most writes), each optionally held to a pages/s rate, and an
-// optional reader thread. Every 100 ms it prints one line on the console:
+// Loads the kernel modules the run asks for (miglab_modules, each after
+// what it depends on; the initrd carries more than any run loads), then
+// dirties memory: writer threads over a working set (uniform random
+// pages, or a hot set taking most writes; 100% hot is uniform), each
+// optionally held to a pages/s rate, and an optional reader thread. Every 100 ms it prints one line on the console:
 //
 //   MIGLAB t_ms=<ms since start> written=<pages> read=<pages> worst_pass_us=<us>
 //
@@ -20,8 +21,9 @@
 //   miglab_rate      pages/s per writer, 0 = as fast as possible (default 0)
 //   miglab_rates     per-writer pages/s, comma-separated (writer i gets the
 //                    i-th; writers past the list get miglab_rate)
-//   miglab_hot_pct   size of the hot set, % of the working set (0 = uniform)
-//   miglab_hot_share % of writes that go to the hot set (default 90)
+//   miglab_hot_pct   size of the hot set, % of the working set, 0..100
+//                    (default 0: uniform)
+//   miglab_hot_share % of writes that go to the hot set, 0..100 (default 90)
 //   miglab_reader    1 = also run a reader thread (default 0)
 //   miglab_burst_ms  with miglab_idle_ms: writers write for burst_ms,
 //   miglab_idle_ms   then sleep for idle_ms, repeating; every writer's
@@ -31,6 +33,8 @@
 //   miglab_modules   modules to load, comma-separated (with what they depend
 //                    on, from /modules/deps written by mkinitrd); none by
 //                    default
+// A value that is not a number or out of its range (stress_settings.h)
+// is printed as "MIGLAB error: ..." and nothing runs.
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -50,92 +54,42 @@
 #include <unistd.h>
 #include <vector>
 
+#include "stress_settings.h"
+
 namespace {
+
+namespace stress = miglab::stress;
 
 using Clock = std::chrono::steady_clock;
 constexpr size_t page = 4096;
 
-struct Settings {
-    size_t mem_mib = 256;
-    unsigned writers = 0;
-    uint64_t rate = 0;
-    std::vector<uint64_t> rates;
-    std::vector<std::string> modules;
-    unsigned hot_pct = 0;
-    unsigned hot_share = 90;
-    bool reader = false;
-    uint64_t burst_ms = 0;
-    uint64_t idle_ms = 0;
-};
-
-std::map<std::string, std::string> cmdline_settings()
-{
-    std::map<std::string, std::string> kv;
-    FILE *f = std::fopen("/proc/cmdline", "r");
-    if (!f) {
-        return kv;
-    }
-    char buf[4096] = "";
-    size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
-    std::fclose(f);
-    buf[n] = '\0';
-    char *save = nullptr;
-    for (char *w = strtok_r(buf, " \n", &save); w; w = strtok_r(nullptr, " \n", &save)) {
-        std::string word = w;
-        auto eq = word.find('=');
-        if (word.rfind("miglab_", 0) == 0 && eq != std::string::npos) {
-            kv[word.substr(7, eq - 7)] = word.substr(eq + 1);
-        }
-    }
-    return kv;
-}
+using stress::Settings;
 
 Settings read_settings()
 {
-    Settings s;
-    s.writers = std::max(1u, std::thread::hardware_concurrency());
-    for (const auto &[k, v] : cmdline_settings()) {
-        uint64_t x = std::strtoull(v.c_str(), nullptr, 10);
-        if (k == "mem_mib") {
-            s.mem_mib = std::max<uint64_t>(1, x);
-        } else if (k == "writers") {
-            s.writers = static_cast<unsigned>(x);
-        } else if (k == "rate") {
-            s.rate = x;
-        } else if (k == "hot_pct") {
-            s.hot_pct = static_cast<unsigned>(std::min<uint64_t>(x, 100));
-        } else if (k == "hot_share") {
-            s.hot_share = static_cast<unsigned>(std::min<uint64_t>(x, 100));
-        } else if (k == "rates" || k == "modules") {
-            size_t start = 0;
-            while (start <= v.size()) {
-                size_t comma = v.find(',', start);
-                std::string item = v.substr(start, comma == std::string::npos
-                                                       ? std::string::npos
-                                                       : comma - start);
-                if (!item.empty()) {
-                    if (k == "rates") {
-                        s.rates.push_back(std::strtoull(item.c_str(), nullptr, 10));
-                    } else {
-                        s.modules.push_back(item);
-                    }
-                }
-                if (comma == std::string::npos) {
-                    break;
-                }
-                start = comma + 1;
-            }
-        } else if (k == "reader") {
-            s.reader = x != 0;
-        } else if (k == "burst_ms") {
-            s.burst_ms = x;
-        } else if (k == "idle_ms") {
-            s.idle_ms = x;
-        } else {
-            std::printf("MIGLAB warning: unknown setting miglab_%s\n", k.c_str());
+    std::string cmdline;
+    FILE *f = std::fopen("/proc/cmdline", "r");
+    if (f) {
+        char buf[4096] = "";
+        size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+        std::fclose(f);
+        cmdline.assign(buf, n);
+    }
+    stress::ParsedSettings p = stress::parse_settings(
+        cmdline, std::thread::hardware_concurrency());
+    for (const auto &w : p.warnings) {
+        std::printf("MIGLAB warning: %s\n", w.c_str());
+    }
+    if (!p.errors.empty()) {
+        for (const auto &e : p.errors) {
+            std::printf("MIGLAB error: %s\n", e.c_str());
+        }
+        // As /init, exiting would panic the kernel: say why and stay.
+        for (;;) {
+            pause();
         }
     }
-    return s;
+    return p.settings;
 }
 
 // /modules/deps, one line per module in load order: "name file dep...".
@@ -227,7 +181,7 @@ void writer(unsigned id, unsigned char *mem, size_t pages, const Settings &st,
 {
     const uint64_t rate = id < st.rates.size() ? st.rates[id] : st.rate;
     uint64_t seed = 0x9e3779b97f4a7c15ULL * (id + 1);
-    size_t hot = st.hot_pct ? std::max<size_t>(1, pages * st.hot_pct / 100) : 0;
+    const size_t hot = stress::hot_pages(pages, st.hot_pct);
     uint64_t stamp = id + 1;
     // Rate-limited writers work in batches of ~50 ms worth of pages, so a
     // slow writer still shows progress every report.
@@ -237,15 +191,8 @@ void writer(unsigned id, unsigned char *mem, size_t pages, const Settings &st,
     auto next = Clock::now();
     for (;;) {
         for (size_t i = 0; i < batch; ++i) {
-            uint64_t r = xorshift(seed);
-            size_t p;
-            if (hot && r % 100 < st.hot_share) {
-                p = (r >> 8) % hot;
-            } else if (hot) {
-                p = hot + (r >> 8) % std::max<size_t>(1, pages - hot);
-            } else {
-                p = (r >> 8) % pages;
-            }
+            size_t p = stress::pick_page(xorshift(seed), pages, hot,
+                                         st.hot_share);
             std::memcpy(mem + p * page + (id % 64) * 8, &stamp, 8);
             ++stamp;
         }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "miglab/qemu_process.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -59,7 +60,7 @@ Qmp connect_or_explain(const std::filesystem::path &sock, pid_t pid,
                        const std::filesystem::path &log)
 {
     try {
-        return Qmp::connect(sock, Millis(20000));
+        return Qmp::connect(sock, Millis(20000), pid);
     } catch (const std::exception &e) {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, nullptr, 0);
@@ -72,6 +73,47 @@ Qmp connect_or_explain(const std::filesystem::path &sock, pid_t pid,
 }
 
 } // namespace
+
+std::string qemu_version(const std::filesystem::path &bin)
+{
+    // No shell: the path goes to execv as it is, whatever it contains.
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        return "?";
+    }
+    const std::string path = bin.string();
+    char *argv[] = {const_cast<char *>(path.c_str()),
+                    const_cast<char *>("--version"), nullptr};
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        // Only async-signal-safe calls until exec.
+        int devnull = ::open("/dev/null", O_RDWR);
+        ::dup2(devnull, 0);
+        ::dup2(fds[1], 1);
+        ::dup2(devnull, 2);
+        ::execv(argv[0], argv);
+        ::_exit(127);
+    }
+    ::close(fds[1]);
+    std::string out;
+    char buf[512];
+    ssize_t n;
+    while (pid > 0 && out.find('\n') == std::string::npos &&
+           ((n = ::read(fds[0], buf, sizeof(buf))) > 0 ||
+            (n < 0 && errno == EINTR))) {
+        out.append(buf, static_cast<size_t>(std::max<ssize_t>(n, 0)));
+    }
+    ::close(fds[0]);
+    if (pid < 0) {
+        return "?";
+    }
+    ::waitpid(pid, nullptr, 0);
+    std::string s = out.substr(0, out.find('\n'));
+    while (!s.empty() && s.back() == '\r') {
+        s.pop_back();
+    }
+    return s;
+}
 
 QemuProcess::QemuProcess(const std::filesystem::path &binary,
                          const std::vector<std::string> &args,

@@ -6,9 +6,12 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <system_error>
 #include <thread>
 #include <unistd.h>
+
+#include "miglab/interrupt.h"
 
 namespace miglab {
 
@@ -37,11 +40,34 @@ static int connect_unix(const std::filesystem::path &socket_path)
     return fd;
 }
 
-Qmp Qmp::connect(const std::filesystem::path &socket, Millis timeout)
+// Why server has exited, if it has; it stays a zombie (WNOWAIT) so its
+// owner still reaps it and its PID cannot be reused meanwhile.
+static std::optional<std::string> exit_of(pid_t server)
+{
+    siginfo_t info{};
+    if (server <= 0 ||
+        ::waitid(P_PID, static_cast<id_t>(server), &info,
+                 WEXITED | WNOHANG | WNOWAIT) != 0 ||
+        info.si_pid != server) {
+        return std::nullopt;
+    }
+    std::string how = info.si_code == CLD_EXITED
+                          ? "exited with status " + std::to_string(info.si_status)
+                          : "was killed by signal " + std::to_string(info.si_status);
+    return "QEMU (pid " + std::to_string(server) + ") " + how;
+}
+
+Qmp Qmp::connect(const std::filesystem::path &socket, Millis timeout,
+                 pid_t server)
 {
     auto deadline = Clock::now() + timeout;
     int fd;
     while ((fd = connect_unix(socket)) < 0) {
+        throw_if_interrupted();
+        if (auto gone = exit_of(server)) {
+            throw std::runtime_error(*gone + " before it opened its QMP "
+                                     "socket " + socket.string());
+        }
         if (Clock::now() > deadline) {
             throw std::runtime_error("no QMP server on " + socket.string() +
                                      ": " + std::strerror(errno));
@@ -126,6 +152,7 @@ Json Qmp::read_message(Clock::time_point deadline)
         pollfd pfd{fd_, POLLIN, 0};
         int r = ::poll(&pfd, 1, static_cast<int>(left.count()));
         if (r < 0 && errno == EINTR) {
+            throw_if_interrupted();
             continue;
         }
         if (r < 0) {
@@ -148,6 +175,7 @@ Json Qmp::read_message(Clock::time_point deadline)
 
 Json Qmp::execute(const std::string &command, const Json &args, Millis timeout)
 {
+    throw_if_interrupted();
     unsigned id = next_id_++;
     Json msg = {{"execute", command}, {"id", id}};
     if (!args.empty()) {

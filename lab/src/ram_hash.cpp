@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
+#include <utility>
 
 namespace miglab {
 
@@ -18,6 +19,11 @@ std::vector<RamRange> x86_ram_ranges(uint64_t ram_bytes, bool q35)
         r.push_back({0x100000000ULL, ram_bytes - low});
     }
     return r;
+}
+
+RamDigest::RamDigest(std::vector<RamRange> ranges, std::vector<uint64_t> hashes)
+    : ranges_(std::move(ranges)), hashes_(std::move(hashes))
+{
 }
 
 static uint64_t hash_page(const unsigned char *p)
@@ -90,13 +96,17 @@ uint64_t RamDigest::count_differences(const RamDigest &o) const
 
 std::optional<uint64_t> RamDigest::first_difference(const RamDigest &o) const
 {
-    if (hashes_.size() != o.hashes_.size()) {
-        return 0;
-    }
+    // Walk the larger side's layout: past the smaller side's last page,
+    // the first page is a difference.
+    const RamDigest &big = hashes_.size() >= o.hashes_.size() ? *this : o;
+    const size_t common = std::min(hashes_.size(), o.hashes_.size());
     uint64_t index = 0;
-    for (const auto &range : ranges_) {
+    for (const auto &range : big.ranges_) {
         for (uint64_t off = 0; off < range.size; off += page_size, ++index) {
-            if (hashes_[index] != o.hashes_[index]) {
+            if (index >= big.hashes_.size()) {
+                return std::nullopt;
+            }
+            if (index >= common || hashes_[index] != o.hashes_[index]) {
                 return range.gpa + off;
             }
         }

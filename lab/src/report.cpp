@@ -2,12 +2,15 @@
 #include "miglab/report.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
-#include <fstream>
+#include <fcntl.h>
 #include <functional>
 #include <iomanip>
 #include <map>
 #include <sstream>
+#include <system_error>
+#include <unistd.h>
 
 namespace miglab {
 
@@ -91,6 +94,39 @@ const char *colour(const std::string &binary)
 
 } // namespace
 
+void write_file(const std::filesystem::path &file, const std::string &text)
+{
+    auto fail = [&](const char *what) {
+        throw std::system_error(errno, std::generic_category(),
+                                std::string(what) + " " + file.string());
+    };
+    int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                    0644);
+    if (fd < 0) {
+        fail("cannot create");
+    }
+    size_t off = 0;
+    while (off < text.size()) {
+        ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            if (n == 0) {
+                errno = EIO;
+            }
+            int err = errno;
+            ::close(fd);
+            errno = err;
+            fail("cannot write");
+        }
+        off += static_cast<size_t>(n);
+    }
+    if (::close(fd) != 0) {
+        fail("cannot write");
+    }
+}
+
 Spread Spread::of(std::vector<double> v)
 {
     Spread s;
@@ -131,7 +167,7 @@ std::vector<const RunResult *> Report::runs_of(const std::string &scenario,
 
 void Report::write_csv(const std::filesystem::path &file) const
 {
-    std::ofstream o(file);
+    std::ostringstream o;
     o << "scenario,binary,rep,converged,total_time_ms,downtime_ms,"
          "transferred_bytes,perf_drop_ms,work_lost,lower_bound_ms,"
          "setup_time_ms,dirty_sync_count,throttle_pct,efficiency,"
@@ -158,6 +194,7 @@ void Report::write_csv(const std::filesystem::path &file) const
           << ',' << opt(r.lost_work_s, 2) << ',' << opt(r.differing_pages, 0)
           << ',' << opt(r.throttle_release_ms, 0) << '\n';
     }
+    write_file(file, o.str());
 }
 
 // Bursty guests: how soon the throttle let go after each burst.
@@ -366,7 +403,7 @@ Report::write_svgs(const std::filesystem::path &dir) const
                  "font-size='11'>faded dots: did not converge within the "
                  "time limit</text>\n</svg>\n";
             auto f = dir / (sc + "-total-time.svg");
-            std::ofstream(f) << s.str();
+            write_file(f, s.str());
             out.push_back(f);
         }
         // Guest throughput over time for each binary's median run, with the
@@ -460,7 +497,7 @@ Report::write_svgs(const std::filesystem::path &dir) const
             }
             s << "</svg>\n";
             auto f = dir / (sc + "-throughput.svg");
-            std::ofstream(f) << s.str();
+            write_file(f, s.str());
             out.push_back(f);
         }
     }

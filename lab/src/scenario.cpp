@@ -2,6 +2,7 @@
 #include "miglab/scenario.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -42,6 +43,24 @@ T get(const std::filesystem::path &file, const Json &obj,
     }
 }
 
+// An integer field in lo..hi: 2.5, "3" or true are errors, not 2, 3 or 1
+// (nlohmann's get<int>() truncates a float without a word).
+int get_int(const std::filesystem::path &file, const Json &obj,
+            const std::string &key, const std::string &where, int fallback,
+            int lo, int hi, const std::string &range)
+{
+    if (!obj.contains(key)) {
+        return fallback;
+    }
+    const Json &v = obj.at(key);
+    if (!v.is_number_integer() || v.get<int64_t>() < lo ||
+        v.get<int64_t>() > hi) {
+        throw ScenarioError(file, "'" + where + key + "' must be " + range +
+                                      ", got " + v.dump());
+    }
+    return v.get<int>();
+}
+
 } // namespace
 
 Scenario Scenario::load(const std::filesystem::path &file)
@@ -68,12 +87,9 @@ Scenario Scenario::load(const std::filesystem::path &file)
                                   "([A-Za-z0-9_.-]), got '" + s.name + "'");
     }
     s.description = get<std::string>(file, j, "description", "", "");
-    int reps = get<int>(file, j, "repetitions", "", 3);
-    if (reps < 1 || reps > 1000) {
-        throw ScenarioError(file, "'repetitions' must be 1..1000, got " +
-                                      std::to_string(reps));
-    }
-    s.repetitions = static_cast<unsigned>(reps);
+    s.repetitions = static_cast<unsigned>(
+        get_int(file, j, "repetitions", "", 3, 1, 1000,
+                "1..1000 (a whole number)"));
 
     Json guest = get<Json>(file, j, "guest", "", Json::object());
     only_keys(file, guest, "guest.",
@@ -126,6 +142,17 @@ Scenario Scenario::load(const std::filesystem::path &file)
                                                ? "a list of module names"
                                                : "a non-negative integer"));
         }
+        // Percentages, and sizes a guest cannot run without; the guests
+        // check too, but only once booted.
+        const bool pct = k == "hot_pct" || k == "hot_share";
+        const bool size = k == "mem_mib" || k == "ws_mib";
+        if (v.is_number_unsigned() &&
+            ((pct && v.get<uint64_t>() > 100) ||
+             (size && v.get<uint64_t>() == 0))) {
+            throw ScenarioError(file, "'guest.stress." + k + "' must be " +
+                                          (pct ? "0..100" : "at least 1") +
+                                          ", got " + v.dump());
+        }
     }
     const Json devices = get<Json>(file, guest, "devices", "guest.",
                                    Json::object());
@@ -175,11 +202,8 @@ Scenario Scenario::load(const std::filesystem::path &file)
                                       std::to_string(numa_total) +
                                       " MiB, 'guest.memory' is " + s.memory);
     }
-    int smp = get<int>(file, guest, "smp", "guest.", 1);
-    if (smp < 1 || smp > 64) {
-        throw ScenarioError(file, "'guest.smp' must be 1..64");
-    }
-    s.smp = static_cast<unsigned>(smp);
+    s.smp = static_cast<unsigned>(
+        get_int(file, guest, "smp", "guest.", 1, 1, 64, "1..64"));
     s.accel = get<std::string>(file, guest, "accel", "guest.", "tcg");
     if (s.accel.rfind("tcg", 0) != 0 && s.accel.rfind("kvm", 0) != 0) {
         throw ScenarioError(file, "'guest.accel' must be tcg[,...] or "
@@ -212,14 +236,13 @@ Scenario Scenario::load(const std::filesystem::path &file)
         !s.setup.both_sides_parameters.is_object()) {
         throw ScenarioError(file, "migration parameters must be objects");
     }
-    int limit = get<int>(file, mig, "time_limit_s", "migration.", 120);
-    if (limit < 1) {
-        throw ScenarioError(file, "'migration.time_limit_s' must be positive");
-    }
-    s.time_limit_s = static_cast<unsigned>(limit);
+    s.time_limit_s = static_cast<unsigned>(
+        get_int(file, mig, "time_limit_s", "migration.", 120, 1, 86400,
+                "positive (seconds, at most 86400)"));
     s.stopped = get<bool>(file, mig, "stopped", "migration.", false);
-    int suspend = get<int>(file, mig, "suspend_after_s", "migration.", 0);
-    if (suspend < 0 || (suspend > 0 && s.stopped)) {
+    int suspend = get_int(file, mig, "suspend_after_s", "migration.", 0, 0,
+                          86400, "positive, and not with 'stopped'");
+    if (suspend > 0 && s.stopped) {
         throw ScenarioError(file, "'migration.suspend_after_s' must be "
                                   "positive, and not with 'stopped'");
     }

@@ -3,6 +3,7 @@
 #include "miglab/temp_dir.h"
 
 #include <csignal>
+#include <fstream>
 
 using namespace miglab;
 
@@ -53,4 +54,40 @@ TEST_F(QmpTest, StopOnScopeExitLeavesNoProcess)
     pid_t pid = vm_->pid();
     vm_.reset();
     EXPECT_NE(::kill(pid, 0), 0) << "QEMU " << pid << " still exists";
+}
+
+// A QEMU that exits before it creates its QMP socket (here: an option it
+// does not know) is reported at once, with its exit status and what it
+// said, instead of after the QMP connect's time limit.
+TEST(QemuStart, QemuThatExitsAtOnceIsReportedWithItsStatus)
+{
+    MIGLAB_REQUIRE_QEMU();
+    TempDir dir;
+    try {
+        QemuProcess vm(test::qemu_binary(), {"-no-such-option"}, dir.path(),
+                       "vm");
+        FAIL() << "QEMU started with -no-such-option";
+    } catch (const std::runtime_error &e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(") exited with status 1 before it opened its QMP"),
+                  std::string::npos)
+            << what;
+        EXPECT_NE(what.find("-no-such-option"), std::string::npos) << what;
+    }
+}
+
+// The version line comes from the binary itself, whatever its path holds
+// (a shell would split this one at the space and choke on the quote).
+TEST(QemuVersion, PathIsNotGivenToAShell)
+{
+    TempDir dir;
+    auto bin_dir = dir.path() / "it's a b";
+    std::filesystem::create_directory(bin_dir);
+    auto bin = bin_dir / "qemu-system-x86_64";
+    std::ofstream(bin) << "#!/bin/sh\n"
+                          "echo \"QEMU emulator version 1.2.3 ($*)\"\n"
+                          "echo second line\n";
+    std::filesystem::permissions(bin, std::filesystem::perms::owner_all);
+    EXPECT_EQ(qemu_version(bin), "QEMU emulator version 1.2.3 (--version)");
+    EXPECT_EQ(qemu_version(dir.path() / "nothing here"), "");
 }

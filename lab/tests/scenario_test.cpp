@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <fstream>
+#include <tuple>
 #include <utility>
 
 #include <gtest/gtest.h>
@@ -76,6 +77,16 @@ TEST_F(ScenarioTest, BadFilesGiveErrorsThatNameTheField)
         {R"({"name": "x", "migration": {"suspend_after_s": 2, "stopped": true}})",
          "'migration.suspend_after_s'"},
         {R"({"name": ""})", "'name'"},
+        // Whole numbers only: these used to become 2, 1, 3 and 1.
+        {R"({"name": "x", "repetitions": 2.5})",
+         "'repetitions' must be 1..1000 (a whole number), got 2.5"},
+        {R"({"name": "x", "repetitions": -1})",
+         "'repetitions' must be 1..1000 (a whole number), got -1"},
+        {R"({"name": "x", "guest": {"smp": 1.5}})", "'guest.smp' must be 1..64"},
+        {R"({"name": "x", "migration": {"time_limit_s": 3.9}})",
+         "'migration.time_limit_s' must be positive"},
+        {R"({"name": "x", "migration": {"suspend_after_s": 1.5}})",
+         "'migration.suspend_after_s'"},
     };
     for (const auto &[json, says] : cases) {
         EXPECT_NE(error_for(json).find(says), std::string::npos)
@@ -102,6 +113,34 @@ TEST_F(ScenarioTest, LinuxStressSettings)
                   "stress": {"mem_mib": 1}}})")
                   .find("linux and bare guests only"),
               std::string::npos);
+}
+
+// Percentages above 100 and empty working sets are refused before any
+// guest boots (hot_pct=101 used to reach the Linux guest's /init).
+TEST_F(ScenarioTest, StressSettingsOutOfRange)
+{
+    // Each guest kind, its stress settings, and what the error must say
+    // ("" for none).
+    const std::tuple<const char *, const char *, const char *> cases[] = {
+        {"linux", R"({"hot_pct": 100, "hot_share": 100})", ""},
+        {"bare", R"({"hot_pct": 100, "hot_share": 100})", ""},
+        {"linux", R"({"hot_pct": 101})", "'guest.stress.hot_pct' must be 0..100, got 101"},
+        {"bare", R"({"hot_pct": 101})", "'guest.stress.hot_pct' must be 0..100, got 101"},
+        {"linux", R"({"hot_share": 250})", "'guest.stress.hot_share' must be 0..100, got 250"},
+        {"bare", R"({"hot_share": 250})", "'guest.stress.hot_share' must be 0..100, got 250"},
+        {"linux", R"({"mem_mib": 0})", "'guest.stress.mem_mib' must be at least 1, got 0"},
+        {"bare", R"({"ws_mib": 0})", "'guest.stress.ws_mib' must be at least 1, got 0"},
+    };
+    for (const auto &[kind, stress, says] : cases) {
+        const std::string json = std::string(R"({"name": "s", "guest": {"kind": ")") +
+                                 kind + R"(", "stress": )" + stress + "}}";
+        const std::string error = error_for(json);
+        if (*says) {
+            EXPECT_NE(error.find(says), std::string::npos) << json << " -> " << error;
+        } else {
+            EXPECT_EQ(error, "") << json;
+        }
+    }
 }
 
 TEST_F(ScenarioTest, BareStressSettings)

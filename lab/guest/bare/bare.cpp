@@ -341,7 +341,7 @@ void setup_tables()
     gdt[3] = 0x00cff3000000ffffULL; // 0x18 user data
     gdt[4] = 0x00affb000000ffffULL; // 0x20 user code, 64-bit
     for (unsigned i = 0; i < max_cpus; ++i) {
-        tss[i].rsp[0] = stack_base + i * stack_size + 0x8000;
+        tss[i].rsp[0] = stack_base + i * stack_size + ring0_stack_top;
         tss[i].iomap_base = sizeof(Tss);
         uint64_t base = reinterpret_cast<uint64_t>(&tss[i]);
         uint64_t limit = sizeof(Tss) - 1;

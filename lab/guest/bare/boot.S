@@ -12,16 +12,19 @@
  * and a stack, and call cpu_main(index).
  */
 
+#include "miglab/bare_layout.h"
+
 #define BOOT_CS32   0x08
 #define BOOT_DS     0x10
 #define BOOT_CS64   0x18
 #define PML4        0x1000
 #define PDPT        0x2000
 #define PD0         0x3000
-#define STACK_BASE  0x200000
-#define STACK_SIZE  0x10000
-#define RING0_STACK 0x8000      /* ring-0 stack top within a vCPU's 64 KiB */
-#define MAX_CPUS    32          /* miglab::bare::max_cpus */
+/* Stacks, their ring-0 tops and the vCPU limit: bare_layout.h's. */
+#define STACK_BASE  MIGLAB_BARE_STACK_BASE
+#define STACK_SIZE  MIGLAB_BARE_STACK_SIZE
+#define RING0_STACK MIGLAB_BARE_RING0_STACK
+#define MAX_CPUS    MIGLAB_BARE_MAX_CPUS
 
 /* ------------------------------------------------------------------ */
 /* The boot GDT: flat 32-bit code and data, 64-bit code. Accessed bits */
@@ -189,12 +192,16 @@ ap_entry64:
         jae     9f
         movl    %eax, %edi
         movq    %rdi, %rsp
-        shlq    $16, %rsp
+        shlq    $16, %rsp               /* x STACK_SIZE, checked below */
         addq    $(STACK_BASE + RING0_STACK), %rsp
         callq   cpu_main
 9:      cli
         hlt
         jmp     9b
+
+        .if STACK_SIZE != (1 << 16)
+        .error "ap_entry64 shifts by 16 for STACK_SIZE"
+        .endif
 
 /* void enter_ring3(void (*entry)(unsigned), uint64_t rsp, unsigned arg) */
         .globl  enter_ring3

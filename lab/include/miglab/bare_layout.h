@@ -2,8 +2,8 @@
 //
 // The bare stress guest's contract with the lab: where its status page
 // sits in guest-physical memory, what each field holds, and how guest
-// memory is laid out. Included by the guest (freestanding) and by the lab,
-// so the two cannot drift apart. All fields are little-endian uint64_t.
+// memory is laid out. Included by the guest (freestanding C++ and its
+// boot.S) and by the lab, so they cannot drift apart. All fields are little-endian uint64_t.
 //
 // Guest-physical map (identity-mapped, 2 MiB pages, 0-4 GiB):
 //   0x1000-0x6fff  page tables (PML4, PDPT, 4 page directories)
@@ -20,15 +20,26 @@
 // without knowing when it was written. Untouched pages stay zero.
 #pragma once
 
+/* What the guest's assembly (boot.S) needs, as plain macros; C++ code
+   uses the constants below, defined from them. */
+#define MIGLAB_BARE_STACK_BASE 0x200000
+#define MIGLAB_BARE_STACK_SIZE 0x10000
+/* Ring-0 stack top, from the start of a vCPU's stack block. */
+#define MIGLAB_BARE_RING0_STACK 0x8000
+#define MIGLAB_BARE_MAX_CPUS 32
+
+#ifndef __ASSEMBLER__
+
 #include <stdint.h>
 
 namespace miglab::bare {
 
 constexpr uint64_t status_gpa = 0x9000;
 constexpr uint64_t ws_base = 0x400000;
-constexpr uint64_t stack_base = 0x200000;
-constexpr uint64_t stack_size = 0x10000;
-constexpr unsigned max_cpus = 32;
+constexpr uint64_t stack_base = MIGLAB_BARE_STACK_BASE;
+constexpr uint64_t stack_size = MIGLAB_BARE_STACK_SIZE;
+constexpr uint64_t ring0_stack_top = MIGLAB_BARE_RING0_STACK;
+constexpr unsigned max_cpus = MIGLAB_BARE_MAX_CPUS;
 constexpr uint64_t status_magic = 0x455241424c47494dULL; // "MIGLBARE"
 constexpr uint64_t status_version = 2;
 constexpr uint64_t bare_pattern_magic = 0x5a5a0f0f3c3cc3c3ULL;
@@ -84,3 +95,5 @@ struct BareStatus {
 static_assert(sizeof(BareStatus) <= 4096);
 
 } // namespace miglab::bare
+
+#endif // __ASSEMBLER__

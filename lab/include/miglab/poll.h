@@ -7,16 +7,20 @@
 #include <string>
 #include <thread>
 
+#include "miglab/interrupt.h"
+
 namespace miglab {
 
 // Calls done() every period until it returns true or timeout has passed;
-// returns whether it did. done() runs at least once.
+// returns whether it did. done() runs at least once. Throws Interrupted
+// after SIGINT/SIGTERM (catch_interrupts).
 template <typename Done>
 bool poll_until(std::chrono::milliseconds timeout,
                 std::chrono::milliseconds period, Done done)
 {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
+        throw_if_interrupted();
         if (done()) {
             return true;
         }

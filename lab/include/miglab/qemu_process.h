@@ -11,6 +11,10 @@
 
 namespace miglab {
 
+// The first line of `binary --version` ("QEMU emulator version ..."),
+// for reports.
+std::string qemu_version(const std::filesystem::path &binary);
+
 // One QEMU process with a QMP socket and a log file in a work directory.
 // It is stopped, by its own PID, when the object goes: the harness never
 // leaves a QEMU behind, even when a test fails. The child also gets

@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <sys/types.h>
 
 #include <nlohmann/json.hpp>
 
@@ -35,7 +36,12 @@ private:
 // connect, commands with a time-out, events kept until asked for.
 class Qmp {
 public:
-    static Qmp connect(const std::filesystem::path &socket, Millis timeout);
+    // Connects to socket, retrying until timeout. With server (the PID of
+    // the QEMU that is to create the socket, a child of this process) it
+    // fails at once, with that QEMU's exit status, when the server exits
+    // first (the child is left for its owner to reap).
+    static Qmp connect(const std::filesystem::path &socket, Millis timeout,
+                       pid_t server = -1);
     ~Qmp();
     Qmp(const Qmp &) = delete;
     Qmp &operator=(const Qmp &) = delete;

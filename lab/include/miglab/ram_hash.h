@@ -28,8 +28,12 @@ public:
 
     // Reads the RAM layout from QEMU (memory size, machine type).
     static RamDigest of(QemuProcess &vm, const std::filesystem::path &scratch);
+    // A digest of known page hashes, one per page of ranges in order.
+    RamDigest(std::vector<RamRange> ranges, std::vector<uint64_t> hashes);
 
     // The guest-physical address of the first page that differs, if any.
+    // When one side has more RAM and the pages both have are equal, that
+    // is the first page past the smaller side's RAM.
     std::optional<uint64_t> first_difference(const RamDigest &other) const;
     // How many pages differ (all of them when the sizes differ).
     uint64_t count_differences(const RamDigest &other) const;
@@ -38,6 +42,7 @@ public:
     uint64_t nonzero_pages() const;
 
 private:
+    RamDigest() = default;
     std::vector<RamRange> ranges_;
     std::vector<uint64_t> hashes_;
 };

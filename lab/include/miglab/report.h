@@ -10,6 +10,11 @@
 
 namespace miglab {
 
+// Writes text to file, replacing it; throws std::runtime_error naming the
+// file when a write or the close fails (a full disk must not leave a
+// truncated result behind a successful run).
+void write_file(const std::filesystem::path &file, const std::string &text);
+
 // Median, minimum and maximum of some numbers.
 struct Spread {
     double median = 0, min = 0, max = 0;
@@ -23,6 +28,7 @@ class Report {
 public:
     explicit Report(std::vector<RunResult> runs) : runs_(std::move(runs)) {}
 
+    // Each writer throws (see write_file) when its file cannot be written.
     void write_csv(const std::filesystem::path &file) const;
     std::string markdown(const std::string &machine_note) const;
     // <dir>/<scenario>-total-time.svg and <dir>/<scenario>-throughput.svg

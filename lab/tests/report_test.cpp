@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// The report's files: a write that fails (a full disk, /dev/full) is an
+// error naming the file, never a truncated result.
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "miglab/report.h"
+#include "miglab/temp_dir.h"
+
+using namespace miglab;
+
+namespace {
+
+Report one_run()
+{
+    RunResult r;
+    r.scenario = "s";
+    r.binary = "fork";
+    r.rep = 1;
+    r.status = "completed";
+    r.total_time_ms = 1000;
+    r.migration_end_ms = 1000;
+    r.timeline = {{100, 5}, {200, 6}};
+    return Report({r});
+}
+
+// The message a throwing call gives, or "" when it does not throw.
+template <typename F>
+std::string error_of(F f)
+{
+    try {
+        f();
+    } catch (const std::exception &e) {
+        return e.what();
+    }
+    return "";
+}
+
+// Makes dir/name a link to /dev/full, where every write fails (ENOSPC).
+std::filesystem::path full_disk_at(const std::filesystem::path &dir,
+                                   const std::string &name)
+{
+    std::filesystem::create_symlink("/dev/full", dir / name);
+    return dir / name;
+}
+
+} // namespace
+
+TEST(ReportFiles, WritesEveryFile)
+{
+    TempDir dir;
+    Report rep = one_run();
+    rep.write_csv(dir.path() / "results.csv");
+    auto svgs = rep.write_svgs(dir.path());
+    EXPECT_EQ(svgs.size(), 2u);
+    std::ifstream in(dir.path() / "results.csv");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    EXPECT_NE(ss.str().find("\ns,fork,1,no,1000,"), std::string::npos)
+        << ss.str();
+    write_file(dir.path() / "results.md", "text\n");
+    EXPECT_EQ(std::filesystem::file_size(dir.path() / "results.md"), 5u);
+}
+
+TEST(ReportFiles, AFullDiskIsAnErrorThatNamesTheFile)
+{
+    TempDir dir;
+    Report rep = one_run();
+    std::string e = error_of([&] { rep.write_csv("/dev/full"); });
+    EXPECT_NE(e.find("/dev/full"), std::string::npos) << e;
+    EXPECT_NE(e.find("No space left on device"), std::string::npos) << e;
+
+    auto md = full_disk_at(dir.path(), "results.md");
+    e = error_of([&] { write_file(md, "text\n"); });
+    EXPECT_NE(e.find(md.string()), std::string::npos) << e;
+
+    for (const char *svg : {"s-total-time.svg", "s-throughput.svg"}) {
+        TempDir d;
+        auto f = full_disk_at(d.path(), svg);
+        e = error_of([&] { rep.write_svgs(d.path()); });
+        EXPECT_NE(e.find(f.string()), std::string::npos) << svg << ": " << e;
+    }
+}
