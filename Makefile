@@ -7,11 +7,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .PHONY: help deps fetch src build build-fork build-stock build-lab check demo dev \
-        export pq-check build-each clean
+        export pq-check build-each clean libvirt-check
 
 help:
 	@echo "make demo    build both twins and run the demo migration"
 	@echo "make check   build and run every test (what CI runs)"
+	@echo "make libvirt-check  the fork under libvirt: two libvirtd, virsh migrate"
 	@echo "make build   build the fork (build/qemu-fork) and its stock twin (build/qemu-stock)"
 	@echo "make dev     import base + patches/ into build/src for editing"
 	@echo "make export  write build/src's commits back to patches/"
@@ -46,6 +47,12 @@ check: build
 
 demo: build
 	@tools/demo
+
+# The fork driven through libvirt (docs/libvirt.md): two libvirtd in their
+# own namespaces, migrations with virsh. Not part of check (see there).
+libvirt-check: build
+	@tools/build-guest
+	@tools/build-lab libvirt-test
 
 dev: fetch
 	@tools/pq import

@@ -14,14 +14,14 @@ namespace miglab {
 namespace {
 
 // Reads size bytes of guest-physical memory at gpa.
-std::vector<unsigned char> read_guest(QemuProcess &vm, uint64_t gpa,
+std::vector<unsigned char> read_guest(GuestVm &vm, uint64_t gpa,
                                       uint64_t size,
                                       const std::filesystem::path &scratch)
 {
     auto file = scratch / (vm.name() + ".bare");
-    vm.qmp().execute("pmemsave", {{"val", gpa},
-                                  {"size", size},
-                                  {"filename", file.string()}});
+    vm.execute("pmemsave", {{"val", gpa},
+                            {"size", size},
+                            {"filename", file.string()}});
     std::vector<unsigned char> buf(size);
     std::ifstream in(file, std::ios::binary);
     if (!in.read(reinterpret_cast<char *>(buf.data()),
@@ -109,7 +109,7 @@ double BareSnapshot::pages_written() const
     return sum;
 }
 
-BareSnapshot BareSnapshot::read(QemuProcess &vm,
+BareSnapshot BareSnapshot::read(GuestVm &vm,
                                 const std::filesystem::path &scratch)
 {
     auto buf = read_guest(vm, bare::status_gpa, sizeof(bare::BareStatus),
@@ -119,7 +119,7 @@ BareSnapshot BareSnapshot::read(QemuProcess &vm,
     return s;
 }
 
-std::optional<double> BareProbe::work_done(QemuProcess &vm)
+std::optional<double> BareProbe::work_done(GuestVm &vm)
 {
     last_ = BareSnapshot::read(vm, scratch_);
     std::string problem = last_.problem();
@@ -156,7 +156,7 @@ std::vector<double> BareProbe::per_vcpu_work() const
     return w;
 }
 
-std::optional<std::string> check_bare_pattern(QemuProcess &vm,
+std::optional<std::string> check_bare_pattern(GuestVm &vm,
                                               const std::filesystem::path &scratch)
 {
     BareSnapshot s = BareSnapshot::read(vm, scratch);

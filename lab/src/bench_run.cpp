@@ -118,6 +118,31 @@ uint64_t count_ring_full(const std::filesystem::path &log, double from,
     return n;
 }
 
+} // namespace
+
+std::string linux_guest_cmdline(const Json &stress)
+{
+    std::string append = "console=ttyS0 quiet panic=-1";
+    for (const auto &[k, v] : stress.items()) {
+        std::string value;
+        if (v.is_array()) {
+            for (const auto &item : v) {
+                value += (value.empty() ? "" : ",") +
+                         (item.is_string() ? item.get<std::string>()
+                                           : std::to_string(item.get<uint64_t>()));
+            }
+        } else if (v.is_boolean()) {
+            value = v.get<bool>() ? "1" : "0";
+        } else {
+            value = std::to_string(v.get<uint64_t>());
+        }
+        append += " miglab_" + k + "=" + value;
+    }
+    return append;
+}
+
+namespace {
+
 std::vector<std::string> guest_args(const Scenario &s, const LabPaths &paths,
                                     const std::filesystem::path &dir)
 {
@@ -155,25 +180,9 @@ std::vector<std::string> guest_args(const Scenario &s, const LabPaths &paths,
                                          ": run tools/build-guest");
             }
         }
-        std::string append = "console=ttyS0 quiet panic=-1";
-        for (const auto &[k, v] : s.stress.items()) {
-            std::string value;
-            if (v.is_array()) {
-                for (const auto &item : v) {
-                    value += (value.empty() ? "" : ",") +
-                             (item.is_string() ? item.get<std::string>()
-                                               : std::to_string(item.get<uint64_t>()));
-                }
-            } else if (v.is_boolean()) {
-                value = v.get<bool>() ? "1" : "0";
-            } else {
-                value = std::to_string(v.get<uint64_t>());
-            }
-            append += " miglab_" + k + "=" + value;
-        }
         a.insert(a.end(), {"-kernel", (paths.guest_dir / "vmlinuz").string(),
                            "-initrd", (paths.guest_dir / "initrd.img").string(),
-                           "-append", append});
+                           "-append", linux_guest_cmdline(s.stress)});
     } else if (s.guest_kind == "bare") {
         auto extra = BareGuest(paths.bare_image, s.stress).args();
         a.insert(a.end(), extra.begin(), extra.end());

@@ -9,7 +9,7 @@
 
 namespace miglab {
 
-std::optional<double> StressConsoleProbe::work_done(QemuProcess &vm)
+std::optional<double> StressConsoleProbe::work_done(GuestVm &vm)
 {
     std::ifstream in(vm.serial_path(), std::ios::binary);
     if (!in) {
@@ -43,9 +43,9 @@ std::optional<double> StressConsoleProbe::work_done(QemuProcess &vm)
     return written_;
 }
 
-std::optional<double> BootBlockProbe::work_done(QemuProcess &vm)
+std::optional<double> BootBlockProbe::work_done(GuestVm &vm)
 {
-    std::string out = vm.qmp().hmp("xp /1bx 0x100000");
+    std::string out = vm.hmp("xp /1bx 0x100000");
     auto colon = out.find(':');
     auto pos = colon == std::string::npos ? colon : out.find("0x", colon);
     if (pos == std::string::npos) {

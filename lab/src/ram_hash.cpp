@@ -38,25 +38,24 @@ static uint64_t hash_page(const unsigned char *p)
     return h;
 }
 
-RamDigest RamDigest::of(QemuProcess &vm, const std::filesystem::path &scratch)
+RamDigest RamDigest::of(GuestVm &vm, const std::filesystem::path &scratch,
+                        uint64_t chunk)
 {
-    Qmp &qmp = vm.qmp();
-    uint64_t ram = qmp.execute("query-memory-size-summary")["base-memory"]
+    uint64_t ram = vm.execute("query-memory-size-summary")["base-memory"]
                        .get<uint64_t>();
-    std::string type = qmp.execute("qom-get", {{"path", "/machine"},
-                                               {"property", "type"}})
+    std::string type = vm.execute("qom-get", {{"path", "/machine"},
+                                              {"property", "type"}})
                            .get<std::string>();
     RamDigest d;
     d.ranges_ = x86_ram_ranges(ram, type.find("q35") != std::string::npos);
-    const uint64_t chunk = 64ULL << 20;
     std::filesystem::path file = scratch / (vm.name() + ".pmem");
     std::vector<unsigned char> buf;
     for (const auto &range : d.ranges_) {
         for (uint64_t off = 0; off < range.size; off += chunk) {
             uint64_t n = std::min(chunk, range.size - off);
-            qmp.execute("pmemsave", {{"val", range.gpa + off},
-                                     {"size", n},
-                                     {"filename", file.string()}});
+            vm.execute("pmemsave", {{"val", range.gpa + off},
+                                    {"size", n},
+                                    {"filename", file.string()}});
             buf.resize(n);
             std::ifstream in(file, std::ios::binary);
             if (!in.read(reinterpret_cast<char *>(buf.data()),

@@ -8,7 +8,8 @@
 
 #include "miglab/bare_layout.h"
 #include "miglab/guest_probe.h"
-#include "miglab/qemu_process.h"
+#include "miglab/guest_vm.h"
+#include "miglab/qmp.h"
 
 namespace miglab {
 
@@ -53,7 +54,7 @@ struct BareSnapshot {
     double pages_written() const;
 
     // pmemsave of the status page into scratch, parsed.
-    static BareSnapshot read(QemuProcess &vm,
+    static BareSnapshot read(GuestVm &vm,
                              const std::filesystem::path &scratch);
 };
 
@@ -62,7 +63,7 @@ class BareProbe : public GuestProbe {
 public:
     explicit BareProbe(std::filesystem::path scratch)
         : scratch_(std::move(scratch)) {}
-    std::optional<double> work_done(QemuProcess &vm) override;
+    std::optional<double> work_done(GuestVm &vm) override;
     std::string unit() const override { return "pages written"; }
     const BareSnapshot &last() const { return last_; }
     // Pages written by each writer vCPU.
@@ -78,7 +79,7 @@ private:
 // Reads every writer's working set from vm and checks each page: zero
 // (never written) or a stamp of that vCPU whose check word matches its
 // address. The description of the first bad page, or nullopt.
-std::optional<std::string> check_bare_pattern(QemuProcess &vm,
+std::optional<std::string> check_bare_pattern(GuestVm &vm,
                                               const std::filesystem::path &scratch);
 
 } // namespace miglab

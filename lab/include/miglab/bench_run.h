@@ -25,6 +25,11 @@ struct LabPaths {
     std::filesystem::path bare_image = BareGuest::default_image();
 };
 
+// The Linux guest's kernel command line: serial console, and each stress
+// setting as miglab_<key>=<value> (no dots: the kernel would take a
+// dotted word for a module parameter).
+std::string linux_guest_cmdline(const Json &stress);
+
 RunResult run_once(const Scenario &scenario, const Binary &binary,
                    unsigned rep, const LabPaths &paths);
 

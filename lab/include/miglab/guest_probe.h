@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "miglab/qemu_process.h"
+#include "miglab/guest_vm.h"
 
 namespace miglab {
 
@@ -18,7 +18,7 @@ public:
     virtual ~GuestProbe() = default;
     // Work units done so far (monotonic while the guest runs), or nullopt
     // when this guest reports none.
-    virtual std::optional<double> work_done(QemuProcess &vm) = 0;
+    virtual std::optional<double> work_done(GuestVm &vm) = 0;
     // A name for the unit in reports ("passes", "pages").
     virtual std::string unit() const = 0;
     // The slowest pass over the working set seen since the last call to
@@ -36,7 +36,7 @@ public:
 // No progress reporting (the idle guest).
 class NoProbe : public GuestProbe {
 public:
-    std::optional<double> work_done(QemuProcess &) override { return {}; }
+    std::optional<double> work_done(GuestVm &) override { return {}; }
     std::string unit() const override { return ""; }
 };
 
@@ -44,7 +44,7 @@ public:
 // sampled often enough, the wraps are unrolled here.
 class BootBlockProbe : public GuestProbe {
 public:
-    std::optional<double> work_done(QemuProcess &vm) override;
+    std::optional<double> work_done(GuestVm &vm) override;
     std::string unit() const override { return "passes"; }
 
 private:
@@ -57,7 +57,7 @@ private:
 // serial console; work is pages written, read from the console file.
 class StressConsoleProbe : public GuestProbe {
 public:
-    std::optional<double> work_done(QemuProcess &vm) override;
+    std::optional<double> work_done(GuestVm &vm) override;
     std::string unit() const override { return "pages written"; }
     // Pages read by the reader thread so far.
     double pages_read() const { return read_; }

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <vector>
 
+#include "miglab/guest_vm.h"
 #include "miglab/qmp.h"
 
 namespace miglab {
@@ -19,21 +20,26 @@ std::string qemu_version(const std::filesystem::path &binary);
 // It is stopped, by its own PID, when the object goes: the harness never
 // leaves a QEMU behind, even when a test fails. The child also gets
 // PR_SET_PDEATHSIG, so it dies if the harness itself is killed.
-class QemuProcess {
+class QemuProcess : public GuestVm {
 public:
     QemuProcess(const std::filesystem::path &binary,
                 const std::vector<std::string> &args,
                 const std::filesystem::path &workdir, const std::string &name);
-    ~QemuProcess();
+    ~QemuProcess() override;
     QemuProcess(const QemuProcess &) = delete;
     QemuProcess &operator=(const QemuProcess &) = delete;
 
     Qmp &qmp() { return qmp_; }
+    Json execute(const std::string &command,
+                 const Json &args = Json::object()) override
+    {
+        return qmp_.execute(command, args);
+    }
     pid_t pid() const { return pid_; }
-    const std::string &name() const { return name_; }
+    const std::string &name() const override { return name_; }
     const std::filesystem::path &log_path() const { return log_; }
     // The guest's serial console, as VmPair connects it.
-    std::filesystem::path serial_path() const
+    std::filesystem::path serial_path() const override
     {
         return log_.parent_path() / (name_ + ".serial");
     }

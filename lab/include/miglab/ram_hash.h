@@ -6,7 +6,7 @@
 #include <optional>
 #include <vector>
 
-#include "miglab/qemu_process.h"
+#include "miglab/guest_vm.h"
 
 namespace miglab {
 
@@ -26,8 +26,11 @@ class RamDigest {
 public:
     static constexpr uint64_t page_size = 4096;
 
-    // Reads the RAM layout from QEMU (memory size, machine type).
-    static RamDigest of(QemuProcess &vm, const std::filesystem::path &scratch);
+    // Reads the RAM layout from QEMU (memory size, machine type), then
+    // the RAM with one pmemsave per chunk of chunk_bytes. Bigger chunks
+    // mean fewer commands where each costs a round trip (virsh).
+    static RamDigest of(GuestVm &vm, const std::filesystem::path &scratch,
+                        uint64_t chunk_bytes = 64ULL << 20);
     // A digest of known page hashes, one per page of ranges in order.
     RamDigest(std::vector<RamRange> ranges, std::vector<uint64_t> hashes);
 

@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// The fork driven by libvirt, as users drive it: two libvirtd on this host
+// (each in its own namespaces, a host of its own to libvirt), migrations
+// through virsh only: `virsh migrate --live --p2p --auto-converge
+// --migrateuri tcp://127.0.0.1:PORT` there and back, --persistent
+// --undefinesource, --timeout --timeout-suspend, domjobabort mid-way,
+// migrate-setspeed and migrate-setmaxdowntime. After every migration the
+// destination's RAM equals the source's (digests through `virsh
+// qemu-monitor-command`), the guest keeps running on the destination, and
+// domjobinfo reports the auto-converge throttle.
+//
+// The source's RAM can only be read while its QEMU still exists: libvirt
+// kills it as soon as the destination has finished. So once the migration
+// is under way the destination daemon is held (SIGSTOP): the source daemon
+// then waits in its Finish call with its QEMU stopped and complete, its
+// RAM is digested, and the daemon released. The destination is migrated
+// with --suspend, digested while paused, then resumed with virsh resume.
+//
+// No timing thresholds: limits only bound how long a test may hang.
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <sys/wait.h>
+
+#include "lab_env.h"
+#include "miglab/bare_guest.h"
+#include "miglab/guest_probe.h"
+#include "miglab/libvirt.h"
+#include "miglab/poll.h"
+#include "miglab/ram_hash.h"
+#include "miglab/temp_dir.h"
+
+using namespace miglab;
+
+namespace {
+
+// The migration starts this slow (MiB/s) so that the test can hold the
+// destination daemon before it can end; migrate-setspeed then opens the
+// link while it runs.
+constexpr const char *slow_mib_s = "32";
+constexpr const char *fast_mib_s = "1000";
+constexpr const char *downtime_ms = "300";
+// Each pmemsave is a virsh run (a new connection to the daemon): few and
+// big.
+constexpr uint64_t digest_chunk = 512ULL << 20;
+
+std::filesystem::path guest_dir()
+{
+    return test::env_path("MIGLAB_GUEST_DIR", MIGLAB_DEFAULT_GUEST_DIR);
+}
+
+std::optional<int> percent(const std::map<std::string, std::string> &info,
+                           const std::string &key)
+{
+    auto it = info.find(key);
+    if (it == info.end()) {
+        return std::nullopt;
+    }
+    return std::stoi(it->second);
+}
+
+// Waits until the guest reports work and that work grows.
+bool guest_works(GuestProbe &probe, GuestVm &vm)
+{
+    std::optional<double> first;
+    return poll_until(Millis(300000), Millis(200), [&] {
+        auto w = probe.work_done(vm);
+        if (w && !first) {
+            first = w;
+        }
+        return w && *w > *first;
+    });
+}
+
+// A line on stderr with the seconds since the test began: where a slow
+// run spent its time shows in ctest's output.
+class Steps {
+public:
+    void operator()(const std::string &what) const
+    {
+        std::cerr << "[ libvirt  ] "
+                  << std::chrono::duration<double>(
+                         std::chrono::steady_clock::now() - t0_).count()
+                  << " s: " << what << "\n";
+    }
+
+private:
+    std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+};
+
+// What one checked migration saw.
+struct Checked {
+    std::map<std::string, std::string> completed; // destination's domjobinfo --completed
+    int max_throttle = 0;                         // domjobinfo while it ran
+    bool source_paused_before_end = false;        // a suspend before completion
+    // cpu-throttle-percentage in the source QEMU's completed query-migrate.
+    std::optional<int> final_throttle;
+};
+
+class LibvirtMigrationTest : public testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (auto why = LibvirtDaemon::unavailable()) {
+            GTEST_SKIP() << *why;
+        }
+        MIGLAB_REQUIRE_QEMU();
+        a_ = std::make_unique<LibvirtDaemon>("a");
+        b_ = std::make_unique<LibvirtDaemon>("b");
+        step_("daemons " + a_->hostname() + " and " + b_->hostname() + " up");
+    }
+
+    LinuxDomainSpec linux_guest(const std::filesystem::path &emulator =
+                                    test::qemu_binary())
+    {
+        LinuxDomainSpec s;
+        s.emulator = std::filesystem::canonical(emulator);
+        s.guest_dir = guest_dir();
+        // The demo's stress at half its size: 2 writers over 512 MiB
+        // out-dirty the 1000 MiB/s link, so auto-converge must throttle.
+        s.memory_mib = 1024;
+        s.vcpus = 2;
+        s.stress = {{"mem_mib", 512}, {"writers", 2}};
+        return s;
+    }
+
+    void require_linux_guest()
+    {
+        if (!std::filesystem::exists(guest_dir() / "vmlinuz") ||
+            !std::filesystem::exists(guest_dir() / "initrd.img")) {
+            GTEST_SKIP() << "no Linux guest in " << guest_dir()
+                         << " (tools/build-guest)";
+        }
+    }
+
+    std::filesystem::path write_xml(const std::string &name,
+                                    const std::string &xml)
+    {
+        auto f = dir_.path() / (name + ".xml");
+        std::ofstream(f) << xml;
+        return f;
+    }
+
+    // Starts the stress guest on daemon d (transient, or defined and
+    // started) and waits until it works.
+    void start_linux(LibvirtDaemon &d, const LinuxDomainSpec &s,
+                     bool persistent = false)
+    {
+        auto xml = write_xml(s.name, domain_xml(s));
+        if (persistent) {
+            d.virsh().run({"define", xml.string()});
+            d.virsh().run({"start", s.name});
+        } else {
+            d.virsh().run({"create", xml.string()});
+        }
+        step_(s.name + " started on " + d.hostname());
+        StressConsoleProbe probe;
+        auto vm = d.domain(s.name, s.serial);
+        ASSERT_TRUE(guest_works(probe, vm))
+            << "the guest never reported progress on " << d.hostname()
+            << "; its QEMU said: " << d.qemu_log_tail(s.name);
+        step_(s.name + " works on " + d.hostname());
+    }
+
+    std::unique_ptr<BackgroundCommand>
+    start_migration(LibvirtDaemon &from, LibvirtDaemon &to,
+                    const std::string &dom,
+                    const std::vector<std::string> &extra = {})
+    {
+        std::vector<std::string> args{
+            "migrate", "--live", "--p2p", "--auto-converge", "--suspend",
+            "--migrateuri",
+            "tcp://127.0.0.1:" + std::to_string(free_loopback_port())};
+        args.insert(args.end(), extra.begin(), extra.end());
+        args.insert(args.end(), {dom, to.uri()});
+        return std::make_unique<BackgroundCommand>(
+            from.virsh().argv(args),
+            dir_.path() / ("migrate-" + std::to_string(++migrations_) + ".log"));
+    }
+
+    // Until the source's job moves memory: the destination has prepared
+    // (its QEMU listens) and the source's QEMU sends.
+    void wait_transferring(LibvirtDaemon &from, const std::string &dom,
+                           BackgroundCommand &migrate)
+    {
+        bool going = poll_until(Millis(120000), Millis(100), [&] {
+            if (!migrate.running()) {
+                return true;
+            }
+            auto info = from.virsh().domjobinfo(dom);
+            return info["Operation"] == "Outgoing migration" &&
+                   info.count("Memory processed") &&
+                   info["Memory processed"].rfind("0.000 B", 0) != 0;
+        });
+        ASSERT_TRUE(going) << "the migration never got going";
+        ASSERT_TRUE(migrate.running())
+            << "virsh migrate ended before it transferred anything: "
+            << migrate.output();
+    }
+
+    // A migration from -> to of a guest that keeps dirtying its memory,
+    // checked end to end. before_end runs while it is under way with the
+    // destination held (the default opens the link); probe tells whether
+    // the guest works.
+    Checked migrate_checked(LibvirtDaemon &from, LibvirtDaemon &to,
+                            const std::string &dom,
+                            const std::filesystem::path &serial,
+                            const std::function<std::unique_ptr<GuestProbe>()> &probe,
+                            const std::vector<std::string> &extra = {},
+                            std::function<void(Checked &)> before_end = {})
+    {
+        Checked c;
+        const std::string way = from.hostname() + " -> " + to.hostname();
+        Virsh src = from.virsh(), dst = to.virsh();
+        src.run({"migrate-setmaxdowntime", dom, downtime_ms});
+        src.run({"migrate-setspeed", dom, slow_mib_s});
+        EXPECT_EQ(std::stoi(src.run({"migrate-getspeed", dom})),
+                  std::stoi(slow_mib_s));
+        auto migrate = start_migration(from, to, dom, extra);
+        step_(way + ": virsh migrate started");
+        wait_transferring(from, dom, *migrate);
+        if (testing::Test::HasFatalFailure()) {
+            return c;
+        }
+        auto hold = to.hold();
+        step_(way + ": transferring; destination daemon held");
+        if (before_end) {
+            before_end(c);
+        } else {
+            src.run({"migrate-setspeed", dom, fast_mib_s});
+        }
+        // The parameters virsh set are what QEMU migrates with.
+        Json params = src.qmp(dom, "query-migrate-parameters");
+        EXPECT_EQ(params.value("downtime-limit", 0), std::stoi(downtime_ms));
+        EXPECT_EQ(params.value("max-bandwidth", 0LL),
+                  std::stoll(fast_mib_s) << 20);
+        EXPECT_EQ(std::stoi(src.run({"migrate-getmaxdowntime", dom})),
+                  std::stoi(downtime_ms));
+
+        // Until the source's QEMU has sent everything (the destination
+        // daemon cannot finish meanwhile, so the source QEMU stays).
+        std::string status;
+        bool ended = poll_until(Millis(300000), Millis(200), [&] {
+            if (!migrate->running()) {
+                return true;
+            }
+            Json info = src.qmp(dom, "query-migrate");
+            status = info.value("status", "");
+            if (status == "completed" &&
+                info.contains("cpu-throttle-percentage")) {
+                c.final_throttle = info["cpu-throttle-percentage"].get<int>();
+            }
+            if (status == "active") {
+                auto info = src.domjobinfo(dom);
+                c.max_throttle = std::max(
+                    c.max_throttle,
+                    percent(info, "Auto converge throttle").value_or(0));
+                if (src.domstate(dom) == "paused") {
+                    c.source_paused_before_end = true;
+                }
+            }
+            return status == "completed" || status == "failed" ||
+                   status == "cancelled";
+        });
+        EXPECT_TRUE(ended) << "the migration did not end in 300 s";
+        EXPECT_EQ(status, "completed")
+            << "virsh migrate: " << migrate->output()
+            << "; the source's QEMU: " << from.qemu_log_tail(dom);
+        step_(way + ": source QEMU " + status + ", throttle seen " +
+              std::to_string(c.max_throttle) + "%");
+        std::optional<RamDigest> src_ram;
+        if (status == "completed") {
+            auto vm = from.domain(dom, serial);
+            EXPECT_EQ(vm.execute("query-status").value("status", ""),
+                      "postmigrate");
+            src_ram = RamDigest::of(vm, dir_.path(), digest_chunk);
+            step_(way + ": source RAM digested");
+        }
+        hold->release();
+
+        auto exit = migrate->wait(Millis(120000));
+        EXPECT_TRUE(exit && WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0)
+            << "virsh migrate: " << migrate->output()
+            << "; the destination said: " << to.log_tail();
+        if (!src_ram) {
+            return c;
+        }
+        // The destination (--suspend) is paused with the source's RAM.
+        EXPECT_EQ(dst.domstate(dom), "paused");
+        step_(way + ": virsh migrate done");
+        auto dvm = to.domain(dom, serial);
+        RamDigest dst_ram = RamDigest::of(dvm, dir_.path(), digest_chunk);
+        step_(way + ": destination RAM digested");
+        auto diff = src_ram->first_difference(dst_ram);
+        EXPECT_FALSE(diff.has_value())
+            << src_ram->count_differences(dst_ram)
+            << " pages differ after migration, the first at guest-physical "
+            << hex(diff.value_or(0));
+        EXPECT_GT(src_ram->nonzero_pages(), 0u);
+
+        c.completed = dst.domjobinfo(dom, true);
+        dst.run({"resume", dom});
+        EXPECT_EQ(dst.domstate(dom), "running");
+        auto p = probe();
+        EXPECT_TRUE(guest_works(*p, dvm))
+            << "the guest does not work on " << to.hostname();
+        step_(way + ": the guest works on " + to.hostname());
+        return c;
+    }
+
+    Checked migrate_linux(LibvirtDaemon &from, LibvirtDaemon &to,
+                          const LinuxDomainSpec &s,
+                          const std::vector<std::string> &extra = {},
+                          std::function<void(Checked &)> before_end = {})
+    {
+        return migrate_checked(
+            from, to, s.name, s.serial,
+            [] { return std::make_unique<StressConsoleProbe>(); }, extra,
+            std::move(before_end));
+    }
+
+    // The auto-converge throttle libvirt reports for the migration: while
+    // it runs (domjobinfo), and after it (domjobinfo --completed on the
+    // destination) whenever QEMU still reports it at completion.
+    void expect_throttle_reported(const Checked &c)
+    {
+        EXPECT_GT(c.max_throttle, 0)
+            << "domjobinfo never reported an auto-converge throttle";
+        EXPECT_EQ(c.completed.count("Operation") ? c.completed.at("Operation")
+                                                 : "",
+                  "Incoming migration");
+        auto completed = percent(c.completed, "Auto converge throttle");
+        if (c.final_throttle) {
+            EXPECT_EQ(completed, c.final_throttle)
+                << "domjobinfo --completed differs from QEMU's last "
+                   "query-migrate";
+        } else {
+            // QEMU 10.0 (stock and fork) stops the throttle before it
+            // reports completion, so its last query-migrate has no
+            // cpu-throttle-percentage and libvirt 9.0 prints no line.
+            EXPECT_FALSE(completed.has_value());
+            step_("domjobinfo --completed: no throttle line (QEMU's "
+                  "completed query-migrate has none; " +
+                  std::to_string(c.max_throttle) + "% seen while it ran)");
+        }
+    }
+
+    Steps step_;
+    TempDir dir_{"miglab-virsh"};
+    std::unique_ptr<LibvirtDaemon> a_, b_;
+    unsigned migrations_ = 0;
+};
+
+} // namespace
+
+TEST_F(LibvirtMigrationTest, DaemonsAreTwoHosts)
+{
+    EXPECT_NE(a_->host_uuid(), b_->host_uuid());
+    Virsh a = a_->virsh(), b = b_->virsh();
+    EXPECT_EQ(a.run({"hostname"}), a_->hostname() + "\n");
+    EXPECT_EQ(b.run({"hostname"}), b_->hostname() + "\n");
+    EXPECT_TRUE(a.domains().empty());
+}
+
+TEST_F(LibvirtMigrationTest, LiveP2pAutoConvergeThereAndBack)
+{
+    require_linux_guest();
+    LinuxDomainSpec s = linux_guest();
+    ASSERT_NO_FATAL_FAILURE(start_linux(*a_, s));
+
+    Checked there = migrate_linux(*a_, *b_, s);
+    expect_throttle_reported(there);
+    // A transient domain leaves the source once it runs elsewhere.
+    EXPECT_TRUE(a_->virsh().domains().empty());
+
+    Checked back = migrate_linux(*b_, *a_, s);
+    expect_throttle_reported(back);
+    EXPECT_TRUE(b_->virsh().domains().empty());
+    EXPECT_EQ(a_->virsh().domstate(s.name), "running");
+}
+
+TEST_F(LibvirtMigrationTest, PersistentUndefineSource)
+{
+    require_linux_guest();
+    LinuxDomainSpec s = linux_guest();
+    ASSERT_NO_FATAL_FAILURE(start_linux(*a_, s, true));
+    EXPECT_TRUE(a_->virsh().persistent(s.name));
+
+    Checked c = migrate_linux(*a_, *b_, s, {"--persistent", "--undefinesource"});
+    expect_throttle_reported(c);
+    EXPECT_TRUE(b_->virsh().persistent(s.name));
+    EXPECT_TRUE(a_->virsh().domains().empty())
+        << "--undefinesource left the domain defined on the source";
+}
+
+TEST_F(LibvirtMigrationTest, TimeoutSuspendEndsTheMigration)
+{
+    require_linux_guest();
+    LinuxDomainSpec s = linux_guest();
+    ASSERT_NO_FATAL_FAILURE(start_linux(*a_, s));
+
+    // The link stays slow: live, the migration cannot end before virsh
+    // suspends the source after 2 s; then it ends as a paused one.
+    Checked c = migrate_linux(
+        *a_, *b_, s, {"--timeout", "2", "--timeout-suspend"},
+        [&](Checked &seen) {
+            bool paused = poll_until(Millis(120000), Millis(100), [&] {
+                return a_->virsh().domstate(s.name) == "paused";
+            });
+            EXPECT_TRUE(paused) << "virsh did not suspend the source";
+            seen.source_paused_before_end = paused;
+            a_->virsh().run({"migrate-setspeed", s.name, fast_mib_s});
+        });
+    EXPECT_TRUE(c.source_paused_before_end);
+    EXPECT_EQ(c.completed.count("Operation") ? c.completed.at("Operation") : "",
+              "Incoming migration");
+}
+
+TEST_F(LibvirtMigrationTest, JobAbortKeepsSourceThenMigrationSucceeds)
+{
+    require_linux_guest();
+    LinuxDomainSpec s = linux_guest();
+    ASSERT_NO_FATAL_FAILURE(start_linux(*a_, s));
+    Virsh a = a_->virsh();
+    a.run({"migrate-setspeed", s.name, slow_mib_s});
+    auto migrate = start_migration(*a_, *b_, s.name);
+    ASSERT_NO_FATAL_FAILURE(wait_transferring(*a_, s.name, *migrate));
+
+    a.run({"domjobabort", s.name});
+    auto exit = migrate->wait(Millis(120000));
+    ASSERT_TRUE(exit.has_value()) << "virsh migrate still runs after domjobabort";
+    EXPECT_FALSE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0)
+        << "an aborted migration succeeded: " << migrate->output();
+    EXPECT_EQ(a.domstate(s.name), "running");
+    EXPECT_TRUE(b_->virsh().domains().empty());
+    StressConsoleProbe probe;
+    auto vm = a_->domain(s.name, s.serial);
+    EXPECT_TRUE(guest_works(probe, vm)) << "the source stopped working";
+
+    Checked c = migrate_linux(*a_, *b_, s);
+    expect_throttle_reported(c);
+}
+
+// The bare ring-3 guest under KVM with a 4096-entry dirty ring (libvirt's
+// <features><kvm><dirty-ring/>), where /dev/kvm exists.
+TEST_F(LibvirtMigrationTest, BareGuestKvmDirtyRing)
+{
+    if (!test::kvm_usable()) {
+        GTEST_SKIP() << "no usable /dev/kvm on this machine: libvirt "
+                        "refuses a domain of type 'kvm'";
+    }
+    if (!std::filesystem::exists(BareGuest::default_image())) {
+        GTEST_SKIP() << "no bare guest image at " << BareGuest::default_image();
+    }
+    BareDomainSpec s;
+    s.emulator = std::filesystem::canonical(test::qemu_binary());
+    s.image = BareGuest::default_image();
+    s.settings = {{"ws_mib", 99}};
+    s.memory_mib = 512;
+    s.dirty_ring = 4096;
+    a_->virsh().run({"create", write_xml(s.name, domain_xml(s)).string()});
+    auto vm = a_->domain(s.name, s.serial);
+    EXPECT_EQ(vm.execute("qom-get", {{"path", "/machine/accel"},
+                                     {"property", "dirty-ring-size"}}),
+              4096);
+    auto scratch = dir_.path();
+    auto probe = [scratch] { return std::make_unique<BareProbe>(scratch); };
+    ASSERT_TRUE(guest_works(*probe(), vm)) << a_->qemu_log_tail(s.name);
+
+    Checked c = migrate_checked(*a_, *b_, s.name, s.serial, probe);
+    expect_throttle_reported(c);
+}
