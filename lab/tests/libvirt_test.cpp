@@ -333,12 +333,18 @@ protected:
                   "Incoming migration");
         auto completed = percent(c.completed, "Auto converge throttle");
         if (c.final_throttle) {
+            // The fork reports the throttle of the switchover once the
+            // migration has completed (patch "report the throttle a
+            // completed migration ended with").
             EXPECT_EQ(completed, c.final_throttle)
                 << "domjobinfo --completed differs from QEMU's last "
                    "query-migrate";
+            step_("domjobinfo --completed: throttle " +
+                  std::to_string(*c.final_throttle) + "%, as QEMU's "
+                  "completed query-migrate");
         } else {
-            // QEMU 10.0 (stock and fork) stops the throttle before it
-            // reports completion, so its last query-migrate has no
+            // Stock QEMU 10.0 stops the throttle before it reports
+            // completion, so its last query-migrate has no
             // cpu-throttle-percentage and libvirt 9.0 prints no line.
             EXPECT_FALSE(completed.has_value());
             step_("domjobinfo --completed: no throttle line (QEMU's "
