@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
 // migbench as a user runs it.
+#include <algorithm>
 #include <csignal>
 #include <fstream>
+#include <sstream>
 
 #include "lab_env.h"
 #include "miglab/poll.h"
@@ -23,6 +25,17 @@ std::string listing(const fs::path &dir)
         s += e.path().string() + " ";
     }
     return s;
+}
+
+// The comma-separated fields of one CSV line (the lab quotes none).
+std::vector<std::string> fields(const std::string &line)
+{
+    std::vector<std::string> out;
+    std::stringstream in(line);
+    for (std::string f; std::getline(in, f, ',');) {
+        out.push_back(f);
+    }
+    return out;
 }
 
 // The scratch directory of a run whose destination QEMU has started, if any.
@@ -95,4 +108,53 @@ TEST(Migbench, RepsMustBeAWholeNumber)
                   std::string::npos)
             << mb.output();
     }
+}
+
+// A whole run as a user starts it, on the smallest guest: one repetition
+// per binary (the fork stands in for both, as make check builds no stock
+// twin), and every report file written with a row per run.
+TEST(Migbench, SmokeRunWritesTheReport)
+{
+    MIGLAB_REQUIRE_QEMU();
+    TempDir dir;
+    const fs::path scenario = dir.path() / "smoke.json";
+    std::ofstream(scenario) << R"({"name": "smoke", "repetitions": 1,
+        "guest": {"kind": "idle", "memory": "64M"},
+        "migration": {"time_limit_s": 60}})";
+    const std::string qemu = test::qemu_binary().string();
+    test::ToolProcess mb({MIGLAB_MIGBENCH, "--stock", qemu, "--fork", qemu,
+                          "--out", (dir.path() / "out").string(),
+                          scenario.string()},
+                         {}, dir.path() / "migbench.log");
+    ASSERT_TRUE(mb.started());
+    auto st = mb.wait(std::chrono::seconds(300));
+    ASSERT_TRUE(st.has_value()) << "migbench still runs: " << mb.output();
+    ASSERT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0)
+        << "wait status " << *st << ": " << mb.output();
+
+    const fs::path out = dir.path() / "out" / "smoke";
+    // (No throughput plot: an idle guest has no guest throughput to plot.)
+    for (const char *f : {"results.csv", "results.md", "smoke-total-time.svg"}) {
+        EXPECT_TRUE(fs::exists(out / f)) << f << ": " << listing(dir.path());
+    }
+    std::ifstream csv(out / "results.csv");
+    std::string line;
+    ASSERT_TRUE(std::getline(csv, line));
+    const std::vector<std::string> header = fields(line);
+    auto column = [&](const std::string &name) {
+        return std::find(header.begin(), header.end(), name) - header.begin();
+    };
+    const size_t converged = column("converged"), ram = column("ram_equal");
+    ASSERT_LT(std::max(converged, ram), header.size()) << line;
+    std::vector<std::string> binaries;
+    while (std::getline(csv, line)) {
+        const std::vector<std::string> row = fields(line);
+        ASSERT_EQ(row.size(), header.size()) << line;
+        EXPECT_EQ(row[0], "smoke");
+        EXPECT_EQ(row[converged], "yes") << line;
+        EXPECT_EQ(row[ram], "yes") << line;
+        binaries.push_back(row[1]);
+    }
+    std::sort(binaries.begin(), binaries.end());
+    EXPECT_EQ(binaries, (std::vector<std::string>{"fork", "stock"}));
 }
