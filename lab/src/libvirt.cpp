@@ -474,6 +474,28 @@ void LibvirtDaemon::stop()
     unshare_.reset();
 }
 
+// What every test domain ends with: no restart, the emulator, the serial
+// console in a file, no USB or balloon.
+static std::string domain_end(const std::filesystem::path &emulator,
+                              const std::filesystem::path &serial)
+{
+    std::ostringstream x;
+    x << "  <on_poweroff>destroy</on_poweroff>\n"
+      << "  <on_reboot>destroy</on_reboot>\n"
+      << "  <on_crash>destroy</on_crash>\n"
+      << "  <devices>\n"
+      << "    <emulator>" << xml_escape(emulator.string()) << "</emulator>\n"
+      << "    <serial type='file'>\n"
+      << "      <source path='" << xml_escape(serial.string()) << "'/>\n"
+      << "      <target port='0'/>\n"
+      << "    </serial>\n"
+      << "    <controller type='usb' model='none'/>\n"
+      << "    <memballoon model='none'/>\n"
+      << "  </devices>\n"
+      << "</domain>\n";
+    return x.str();
+}
+
 std::string domain_xml(const LinuxDomainSpec &s)
 {
     for (const char *f : {"vmlinuz", "initrd.img"}) {
@@ -501,19 +523,7 @@ std::string domain_xml(const LinuxDomainSpec &s)
       << "</cmdline>\n"
       << "  </os>\n"
       << "  <features><acpi/><apic/></features>\n"
-      << "  <on_poweroff>destroy</on_poweroff>\n"
-      << "  <on_reboot>destroy</on_reboot>\n"
-      << "  <on_crash>destroy</on_crash>\n"
-      << "  <devices>\n"
-      << "    <emulator>" << xml_escape(s.emulator.string()) << "</emulator>\n"
-      << "    <serial type='file'>\n"
-      << "      <source path='" << xml_escape(s.serial.string()) << "'/>\n"
-      << "      <target port='0'/>\n"
-      << "    </serial>\n"
-      << "    <controller type='usb' model='none'/>\n"
-      << "    <memballoon model='none'/>\n"
-      << "  </devices>\n"
-      << "</domain>\n";
+      << domain_end(s.emulator, s.serial);
     return x.str();
 }
 
@@ -544,19 +554,7 @@ std::string domain_xml(const BareDomainSpec &s)
           << "'/></kvm>\n";
     }
     x << "  </features>\n"
-      << "  <on_poweroff>destroy</on_poweroff>\n"
-      << "  <on_reboot>destroy</on_reboot>\n"
-      << "  <on_crash>destroy</on_crash>\n"
-      << "  <devices>\n"
-      << "    <emulator>" << xml_escape(s.emulator.string()) << "</emulator>\n"
-      << "    <serial type='file'>\n"
-      << "      <source path='" << xml_escape(s.serial.string()) << "'/>\n"
-      << "      <target port='0'/>\n"
-      << "    </serial>\n"
-      << "    <controller type='usb' model='none'/>\n"
-      << "    <memballoon model='none'/>\n"
-      << "  </devices>\n"
-      << "</domain>\n";
+      << domain_end(s.emulator, s.serial);
     return x.str();
 }
 
