@@ -2,7 +2,8 @@
 //
 // migbench: scenarios x binaries (stock, fork) x repetitions, alternating
 // binaries, a progress line per run; CSV, Markdown and SVG plots into
-// build/bench/<name>/.
+// build/bench/<name>/. Migrations go over QMP, or through libvirt (--via
+// libvirt: two libvirtd, virsh migrate; docs/libvirt.md).
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -12,6 +13,7 @@
 
 #include "miglab/bench_run.h"
 #include "miglab/interrupt.h"
+#include "miglab/libvirt_bench.h"
 #include "miglab/report.h"
 
 using namespace miglab;
@@ -29,6 +31,11 @@ const char usage[] =
     "  --only stock|fork   run one binary only\n"
     "  --qemu-src DIR  QEMU tree with the boot-block guest (default build/src)\n"
     "  --accel ACCEL   run every scenario's guest with this -accel instead\n"
+    "  --via qmp|libvirt   drive each migration over QMP (default) or\n"
+    "                  through libvirt: the guest a domain of one libvirtd,\n"
+    "                  virsh migrate --live --p2p [--auto-converge] to a\n"
+    "                  second (as root; Linux guests under TCG, bare guests\n"
+    "                  under KVM)\n"
     "Writes results.csv, results.md and SVG plots; prints the table.\n";
 
 struct Options {
@@ -42,6 +49,7 @@ struct Options {
     std::filesystem::path guest_dir = MIGLAB_TOP "/build/guest";
     std::string only;
     std::string accel;
+    std::string via = "qmp";
 };
 
 [[noreturn]] void fail(const std::string &msg)
@@ -91,6 +99,11 @@ Options parse(int argc, char **argv)
             o.accel = value();
             if (o.accel.rfind("tcg", 0) != 0 && o.accel.rfind("kvm", 0) != 0) {
                 fail("--accel takes tcg[,...] or kvm[,...]");
+            }
+        } else if (a == "--via") {
+            o.via = value();
+            if (o.via != "qmp" && o.via != "libvirt") {
+                fail("--via takes qmp or libvirt");
             }
         } else if (a == "--only") {
             o.only = value();
@@ -155,6 +168,24 @@ int main(int argc, char **argv)
         }
         binaries.push_back(b);
     }
+    std::unique_ptr<LibvirtBench> libvirt;
+    if (o.via == "libvirt") {
+        if (auto why = LibvirtDaemon::unavailable()) {
+            fail("--via libvirt: " + *why);
+        }
+        for (const auto &s : scenarios) {
+            if (auto why = LibvirtBench::unsupported(s)) {
+                fail("--via libvirt: scenario " + s.name + ": " + *why);
+            }
+        }
+        try {
+            libvirt = std::make_unique<LibvirtBench>(
+                LabPaths{o.qemu_src, o.guest_dir});
+        } catch (const std::exception &e) {
+            fail(std::string("--via libvirt: ") + e.what());
+        }
+        std::cout << "via libvirt: two libvirtd, virsh migrate --live --p2p\n";
+    }
     std::string name = o.name.empty() ? scenarios.front().name : o.name;
     auto outdir = o.out / name;
     std::filesystem::create_directories(outdir);
@@ -182,7 +213,9 @@ int main(int argc, char **argv)
                 std::cout << "[" << done << "/" << total << "] " << s.name
                           << " " << b.name << " rep " << rep << ": "
                           << std::flush;
-                RunResult r = run_once(s, b, rep, {o.qemu_src, o.guest_dir});
+                RunResult r = libvirt ? libvirt->run_once(s, b, rep)
+                                      : run_once(s, b, rep,
+                                                 {o.qemu_src, o.guest_dir});
                 std::cout << r.status;
                 if (r.converged) {
                     std::cout << " in " << r.total_time_ms / 1000.0

@@ -225,7 +225,9 @@ std::unique_ptr<GuestProbe> probe_for(const Scenario &s,
     return std::make_unique<NoProbe>();
 }
 
-void fill_from_info(RunResult &r, const Json &info)
+} // namespace
+
+void fill_from_query_migrate(RunResult &r, const Json &info)
 {
     r.total_time_ms = info.value("total-time", 0.0);
     r.downtime_ms = info.value("downtime", 0.0);
@@ -236,7 +238,25 @@ void fill_from_info(RunResult &r, const Json &info)
     }
 }
 
-} // namespace
+void record_ram(RunResult &r, const RamDigest &src, const RamDigest *dst,
+                uint64_t bandwidth)
+{
+    r.nonzero_ram_bytes = src.nonzero_pages() * RamDigest::page_size;
+    r.lower_bound_ms = 1000.0 * static_cast<double>(r.nonzero_ram_bytes) /
+                       static_cast<double>(bandwidth);
+    if (!dst) {
+        return;
+    }
+    auto diff = src.first_difference(*dst);
+    r.ram_equal = !diff;
+    r.differing_pages = static_cast<double>(src.count_differences(*dst));
+    if (diff) {
+        r.status = "error";
+        r.error = "RAM differs after migration: " +
+                  std::to_string(static_cast<uint64_t>(*r.differing_pages)) +
+                  " pages, the first at guest-physical " + hex(*diff);
+    }
+}
 
 RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
                    const LabPaths &paths)
@@ -341,28 +361,17 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
         }
         r.status = m.status;
         r.converged = m.converged();
-        fill_from_info(r, m.info);
+        fill_from_query_migrate(r, m.info);
         if (!r.converged) {
             r.total_time_ms = m.wall_ms;
             pair.source().qmp().execute("stop");
         }
         RamDigest src = RamDigest::of(pair.source(), dir.path());
-        r.nonzero_ram_bytes = src.nonzero_pages() * RamDigest::page_size;
-        r.lower_bound_ms = 1000.0 * static_cast<double>(r.nonzero_ram_bytes) /
-                           static_cast<double>(s.bandwidth());
+        record_ram(r, src, nullptr, s.bandwidth());
         if (r.converged) {
             RamDigest dst = RamDigest::of(pair.destination(), dir.path());
-            auto diff = src.first_difference(dst);
-            r.ram_equal = !diff;
-            r.differing_pages =
-                static_cast<double>(src.count_differences(dst));
-            if (diff) {
-                r.status = "error";
-                r.error = "RAM differs after migration: " +
-                          std::to_string(static_cast<uint64_t>(
-                              *r.differing_pages)) +
-                          " pages, the first at guest-physical " + hex(*diff);
-            } else if (s.guest_kind == "bare") {
+            record_ram(r, src, &dst, s.bandwidth());
+            if (r.ram_equal && s.guest_kind == "bare") {
                 if (auto bad = check_bare_pattern(pair.destination(),
                                                   dir.path())) {
                     r.ram_equal = false;

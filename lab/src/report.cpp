@@ -174,7 +174,8 @@ void Report::write_csv(const std::filesystem::path &file) const
          "ram_equal,status,worst_pass_ms,baseline_rate,rate_during,"
          "rate_during_ratio,ring_full_per_s,faults_per_s,min_vcpu_rate,"
          "ring_dirty_rate,kick_alls,flushes,load_time_ms,load_flatviews,"
-         "load_flushes,lost_work_s,differing_pages,throttle_release_ms\n";
+         "load_flushes,lost_work_s,differing_pages,throttle_release_ms,"
+         "completed_throttle_pct\n";
     for (const auto &r : runs_) {
         o << r.scenario << ',' << r.binary << ',' << r.rep << ','
           << (r.converged ? "yes" : "no") << ',' << fmt(r.total_time_ms) << ','
@@ -192,7 +193,8 @@ void Report::write_csv(const std::filesystem::path &file) const
           << opt(r.flushes, 0) << ',' << opt(r.load_time_ms, 1) << ','
           << opt(r.load_flatviews, 0) << ',' << opt(r.load_flushes, 0)
           << ',' << opt(r.lost_work_s, 2) << ',' << opt(r.differing_pages, 0)
-          << ',' << opt(r.throttle_release_ms, 0) << '\n';
+          << ',' << opt(r.throttle_release_ms, 0) << ','
+          << opt(r.completed_throttle_pct, 0) << '\n';
     }
     write_file(file, o.str());
 }
@@ -219,6 +221,32 @@ void Report::write_burst_table(std::ostream &o, const std::string &sc) const
           << spread_cell(runs, [](auto &r) {
                  return static_cast<double>(r.throttle_pct);
              })
+          << " |\n";
+    }
+}
+
+// Runs through libvirt: the throttle `virsh domjobinfo` reported.
+void Report::write_libvirt_table(std::ostream &o, const std::string &sc) const
+{
+    bool header = false;
+    for (const auto &b : binaries) {
+        auto runs = runs_of(sc, b);
+        if (std::none_of(runs.begin(), runs.end(), [](auto *r) {
+                return r->completed_throttle_pct.has_value();
+            })) {
+            continue;
+        }
+        if (!header) {
+            o << "\n| binary | domjobinfo throttle % (last while running) "
+                 "| domjobinfo --completed throttle % |\n| --- | --- | --- |\n";
+            header = true;
+        }
+        o << "| " << b << " | "
+          << spread_cell(runs, [](auto &r) {
+                 return static_cast<double>(r.throttle_pct);
+             })
+          << " | "
+          << spread_cell(runs, [](auto &r) { return r.completed_throttle_pct; })
           << " |\n";
     }
 }
@@ -332,6 +360,7 @@ std::string Report::markdown(const std::string &machine_note) const
         }
         write_load_table(o, sc);
         write_burst_table(o, sc);
+        write_libvirt_table(o, sc);
         for (const auto &r : runs_) {
             if (r.scenario == sc && !r.error.empty()) {
                 o << "\n- " << r.binary << " rep " << r.rep << ": "

@@ -27,10 +27,12 @@
 #include "lab_env.h"
 #include "miglab/bare_guest.h"
 #include "miglab/guest_probe.h"
+#include "miglab/libvirt_bench.h"
 #include "miglab/libvirt.h"
 #include "miglab/poll.h"
 #include "miglab/ram_hash.h"
 #include "miglab/temp_dir.h"
+#include "miglab/virsh_migration.h"
 
 using namespace miglab;
 
@@ -39,9 +41,9 @@ namespace {
 // The migration starts this slow (MiB/s) so that the test can hold the
 // destination daemon before it can end; migrate-setspeed then opens the
 // link while it runs.
-constexpr const char *slow_mib_s = "32";
-constexpr const char *fast_mib_s = "1000";
-constexpr const char *downtime_ms = "300";
+constexpr unsigned slow_mib_s = 32;
+constexpr unsigned fast_mib_s = 1000;
+constexpr unsigned downtime_ms = 300;
 // Each pmemsave is a virsh run (a new connection to the daemon): few and
 // big.
 constexpr uint64_t digest_chunk = 512ULL << 20;
@@ -49,16 +51,6 @@ constexpr uint64_t digest_chunk = 512ULL << 20;
 std::filesystem::path guest_dir()
 {
     return test::env_path("MIGLAB_GUEST_DIR", MIGLAB_DEFAULT_GUEST_DIR);
-}
-
-std::optional<int> percent(const std::map<std::string, std::string> &info,
-                           const std::string &key)
-{
-    auto it = info.find(key);
-    if (it == info.end()) {
-        return std::nullopt;
-    }
-    return std::stoi(it->second);
 }
 
 // Waits until the guest reports work and that work grows.
@@ -164,44 +156,28 @@ protected:
         step_(s.name + " works on " + d.hostname());
     }
 
-    std::unique_ptr<BackgroundCommand>
-    start_migration(LibvirtDaemon &from, LibvirtDaemon &to,
-                    const std::string &dom,
-                    const std::vector<std::string> &extra = {})
+    VirshMigrationPlan plan(const std::string &dom,
+                            const std::filesystem::path &serial,
+                            const std::vector<std::string> &extra,
+                            std::function<void()> while_held)
     {
-        std::vector<std::string> args{
-            "migrate", "--live", "--p2p", "--auto-converge", "--suspend",
-            "--migrateuri",
-            "tcp://127.0.0.1:" + std::to_string(free_loopback_port())};
-        args.insert(args.end(), extra.begin(), extra.end());
-        args.insert(args.end(), {dom, to.uri()});
-        return std::make_unique<BackgroundCommand>(
-            from.virsh().argv(args),
-            dir_.path() / ("migrate-" + std::to_string(++migrations_) + ".log"));
-    }
-
-    // Until the source's job moves memory: the destination has prepared
-    // (its QEMU listens) and the source's QEMU sends.
-    void wait_transferring(LibvirtDaemon &from, const std::string &dom,
-                           BackgroundCommand &migrate)
-    {
-        bool going = poll_until(Millis(120000), Millis(100), [&] {
-            if (!migrate.running()) {
-                return true;
-            }
-            auto info = from.virsh().domjobinfo(dom);
-            return info["Operation"] == "Outgoing migration" &&
-                   info.count("Memory processed") &&
-                   info["Memory processed"].rfind("0.000 B", 0) != 0;
-        });
-        ASSERT_TRUE(going) << "the migration never got going";
-        ASSERT_TRUE(migrate.running())
-            << "virsh migrate ended before it transferred anything: "
-            << migrate.output();
+        VirshMigrationPlan p;
+        p.domain = dom;
+        p.serial = serial;
+        p.extra = extra;
+        p.downtime_ms = downtime_ms;
+        p.start_mib_s = slow_mib_s;
+        p.scratch = dir_.path() / ("migration-" + std::to_string(++migrations_));
+        std::filesystem::create_directories(p.scratch);
+        p.digest_chunk = digest_chunk;
+        p.watch_source_state = true;
+        p.step = step_;
+        p.while_held = std::move(while_held);
+        return p;
     }
 
     // A migration from -> to of a guest that keeps dirtying its memory,
-    // checked end to end. before_end runs while it is under way with the
+    // checked end to end. while_held runs while it is under way with the
     // destination held (the default opens the link); probe tells whether
     // the guest works.
     Checked migrate_checked(LibvirtDaemon &from, LibvirtDaemon &to,
@@ -212,101 +188,55 @@ protected:
                             std::function<void(Checked &)> before_end = {})
     {
         Checked c;
-        const std::string way = from.hostname() + " -> " + to.hostname();
-        Virsh src = from.virsh(), dst = to.virsh();
-        src.run({"migrate-setmaxdowntime", dom, downtime_ms});
-        src.run({"migrate-setspeed", dom, slow_mib_s});
-        EXPECT_EQ(std::stoi(src.run({"migrate-getspeed", dom})),
-                  std::stoi(slow_mib_s));
-        auto migrate = start_migration(from, to, dom, extra);
-        step_(way + ": virsh migrate started");
-        wait_transferring(from, dom, *migrate);
-        if (testing::Test::HasFatalFailure()) {
-            return c;
-        }
-        auto hold = to.hold();
-        step_(way + ": transferring; destination daemon held");
-        if (before_end) {
-            before_end(c);
-        } else {
-            src.run({"migrate-setspeed", dom, fast_mib_s});
-        }
-        // The parameters virsh set are what QEMU migrates with.
-        Json params = src.qmp(dom, "query-migrate-parameters");
-        EXPECT_EQ(params.value("downtime-limit", 0), std::stoi(downtime_ms));
-        EXPECT_EQ(params.value("max-bandwidth", 0LL),
-                  std::stoll(fast_mib_s) << 20);
-        EXPECT_EQ(std::stoi(src.run({"migrate-getmaxdowntime", dom})),
-                  std::stoi(downtime_ms));
-
-        // Until the source's QEMU has sent everything (the destination
-        // daemon cannot finish meanwhile, so the source QEMU stays).
-        std::string status;
-        bool ended = poll_until(Millis(300000), Millis(200), [&] {
-            if (!migrate->running()) {
-                return true;
+        Virsh src = from.virsh();
+        auto p = plan(dom, serial, extra, [&] {
+            EXPECT_EQ(std::stoul(src.run({"migrate-getspeed", dom})),
+                      slow_mib_s);
+            if (before_end) {
+                before_end(c);
+            } else {
+                src.run({"migrate-setspeed", dom, std::to_string(fast_mib_s)});
             }
-            Json info = src.qmp(dom, "query-migrate");
-            status = info.value("status", "");
-            if (status == "completed" &&
-                info.contains("cpu-throttle-percentage")) {
-                c.final_throttle = info["cpu-throttle-percentage"].get<int>();
-            }
-            if (status == "active") {
-                auto info = src.domjobinfo(dom);
-                c.max_throttle = std::max(
-                    c.max_throttle,
-                    percent(info, "Auto converge throttle").value_or(0));
-                if (src.domstate(dom) == "paused") {
-                    c.source_paused_before_end = true;
-                }
-            }
-            return status == "completed" || status == "failed" ||
-                   status == "cancelled";
+            // The parameters virsh set are what QEMU migrates with.
+            Json params = src.qmp(dom, "query-migrate-parameters");
+            EXPECT_EQ(params.value("downtime-limit", 0u), downtime_ms);
+            EXPECT_EQ(params.value("max-bandwidth", 0ULL),
+                      static_cast<uint64_t>(fast_mib_s) << 20);
+            EXPECT_EQ(std::stoul(src.run({"migrate-getmaxdowntime", dom})),
+                      downtime_ms);
         });
-        EXPECT_TRUE(ended) << "the migration did not end in 300 s";
-        EXPECT_EQ(status, "completed")
-            << "virsh migrate: " << migrate->output()
+        VirshMigrationOutcome o = migrate_via_virsh(from, to, p);
+        c.max_throttle = std::max(c.max_throttle, o.max_throttle);
+        c.source_paused_before_end |= o.source_paused_before_end;
+        c.final_throttle = o.final_throttle();
+        c.completed = o.completed;
+        EXPECT_EQ(o.status, "completed")
+            << "virsh migrate: " << o.virsh_output
             << "; the source's QEMU: " << from.qemu_log_tail(dom);
-        step_(way + ": source QEMU " + status + ", throttle seen " +
-              std::to_string(c.max_throttle) + "%");
-        std::optional<RamDigest> src_ram;
-        if (status == "completed") {
-            auto vm = from.domain(dom, serial);
-            EXPECT_EQ(vm.execute("query-status").value("status", ""),
-                      "postmigrate");
-            src_ram = RamDigest::of(vm, dir_.path(), digest_chunk);
-            step_(way + ": source RAM digested");
+        if (o.status == "completed") {
+            EXPECT_EQ(o.source_state, "postmigrate");
         }
-        hold->release();
-
-        auto exit = migrate->wait(Millis(120000));
-        EXPECT_TRUE(exit && WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0)
-            << "virsh migrate: " << migrate->output()
-            << "; the destination said: " << to.log_tail();
-        if (!src_ram) {
+        EXPECT_TRUE(o.virsh_ok) << "virsh migrate: " << o.virsh_output
+                                << "; the destination said: " << to.log_tail();
+        if (!o.src_ram || !o.dst_ram) {
             return c;
         }
-        // The destination (--suspend) is paused with the source's RAM.
-        EXPECT_EQ(dst.domstate(dom), "paused");
-        step_(way + ": virsh migrate done");
-        auto dvm = to.domain(dom, serial);
-        RamDigest dst_ram = RamDigest::of(dvm, dir_.path(), digest_chunk);
-        step_(way + ": destination RAM digested");
-        auto diff = src_ram->first_difference(dst_ram);
+        EXPECT_EQ(o.dst_state, "paused");
+        auto diff = o.src_ram->first_difference(*o.dst_ram);
         EXPECT_FALSE(diff.has_value())
-            << src_ram->count_differences(dst_ram)
+            << o.src_ram->count_differences(*o.dst_ram)
             << " pages differ after migration, the first at guest-physical "
             << hex(diff.value_or(0));
-        EXPECT_GT(src_ram->nonzero_pages(), 0u);
+        EXPECT_GT(o.src_ram->nonzero_pages(), 0u);
 
-        c.completed = dst.domjobinfo(dom, true);
-        dst.run({"resume", dom});
+        Virsh dst = to.virsh();
         EXPECT_EQ(dst.domstate(dom), "running");
-        auto p = probe();
-        EXPECT_TRUE(guest_works(*p, dvm))
+        auto dvm = to.domain(dom, serial);
+        auto pr = probe();
+        EXPECT_TRUE(guest_works(*pr, dvm))
             << "the guest does not work on " << to.hostname();
-        step_(way + ": the guest works on " + to.hostname());
+        step_(from.hostname() + " -> " + to.hostname() +
+              ": the guest works on " + to.hostname());
         return c;
     }
 
@@ -331,7 +261,7 @@ protected:
         EXPECT_EQ(c.completed.count("Operation") ? c.completed.at("Operation")
                                                  : "",
                   "Incoming migration");
-        auto completed = percent(c.completed, "Auto converge throttle");
+        auto completed = virsh_percent(c.completed, "Auto converge throttle");
         if (c.final_throttle) {
             // The fork reports the throttle of the switchover once the
             // migration has completed (patch "report the throttle a
@@ -417,7 +347,7 @@ TEST_F(LibvirtMigrationTest, TimeoutSuspendEndsTheMigration)
             });
             EXPECT_TRUE(paused) << "virsh did not suspend the source";
             seen.source_paused_before_end = paused;
-            a_->virsh().run({"migrate-setspeed", s.name, fast_mib_s});
+            a_->virsh().run({"migrate-setspeed", s.name, std::to_string(fast_mib_s)});
         });
     EXPECT_TRUE(c.source_paused_before_end);
     EXPECT_EQ(c.completed.count("Operation") ? c.completed.at("Operation") : "",
@@ -430,9 +360,10 @@ TEST_F(LibvirtMigrationTest, JobAbortKeepsSourceThenMigrationSucceeds)
     LinuxDomainSpec s = linux_guest();
     ASSERT_NO_FATAL_FAILURE(start_linux(*a_, s));
     Virsh a = a_->virsh();
-    a.run({"migrate-setspeed", s.name, slow_mib_s});
-    auto migrate = start_migration(*a_, *b_, s.name);
-    ASSERT_NO_FATAL_FAILURE(wait_transferring(*a_, s.name, *migrate));
+    a.run({"migrate-setspeed", s.name, std::to_string(slow_mib_s)});
+    auto migrate = start_virsh_migrate(*a_, *b_, s.name, {},
+                                       dir_.path() / "aborted.log");
+    wait_transferring(*a_, s.name, *migrate);
 
     a.run({"domjobabort", s.name});
     auto exit = migrate->wait(Millis(120000));
@@ -495,12 +426,51 @@ TEST_F(LibvirtMigrationTest, BareGuestKvmDirtyRing)
             bool throttled = poll_until(Millis(120000), Millis(100), [&] {
                 seen.max_throttle = std::max(
                     seen.max_throttle,
-                    percent(a.domjobinfo(s.name), "Auto converge throttle")
+                    virsh_percent(a.domjobinfo(s.name), "Auto converge throttle")
                         .value_or(0));
                 return seen.max_throttle > 0;
             });
             EXPECT_TRUE(throttled) << "no throttle in domjobinfo in 120 s";
-            a.run({"migrate-setspeed", s.name, fast_mib_s});
+            a.run({"migrate-setspeed", s.name, std::to_string(fast_mib_s)});
         });
     expect_throttle_reported(c);
+}
+
+// migbench --via libvirt, one run: the scenario becomes a domain and virsh
+// commands, QEMU's figures and the throttle virsh reported land in the
+// run's result, the RAM is compared, and nothing is left behind.
+TEST(LibvirtBenchRun, SmallDemoThroughVirsh)
+{
+    if (auto why = LibvirtDaemon::unavailable()) {
+        GTEST_SKIP() << *why;
+    }
+    MIGLAB_REQUIRE_QEMU();
+    if (!std::filesystem::exists(guest_dir() / "vmlinuz")) {
+        GTEST_SKIP() << "no Linux guest in " << guest_dir()
+                     << " (tools/build-guest)";
+    }
+    TempDir dir("miglab-virsh-bench");
+    std::ofstream(dir.path() / "small-demo.json") << R"({
+      "name": "small-demo",
+      "guest": {"kind": "linux", "memory": "1G", "smp": 2,
+                "accel": "tcg,thread=multi",
+                "stress": {"mem_mib": 512, "writers": 2}},
+      "migration": {"capabilities": {"auto-converge": true, "events": true},
+                    "parameters": {"max-bandwidth": 1048576000,
+                                   "downtime-limit": 300},
+                    "time_limit_s": 120}})";
+    Scenario s = Scenario::load(dir.path() / "small-demo.json");
+    RunResult r;
+    {
+        LibvirtBench bench(LabPaths{"", guest_dir()});
+        r = bench.run_once(s, Binary{"fork", test::qemu_binary()}, 1);
+    }
+    EXPECT_EQ(r.status, "completed") << r.error;
+    EXPECT_TRUE(r.converged);
+    EXPECT_TRUE(r.ram_equal) << r.error;
+    EXPECT_GT(r.total_time_ms, 0);
+    EXPECT_GT(r.transferred_bytes, 0u);
+    EXPECT_GT(r.nonzero_ram_bytes, 0u);
+    EXPECT_TRUE(r.completed_throttle_pct.has_value());
+    EXPECT_FALSE(r.throttle_timeline.empty());
 }

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "miglab/libvirt_bench.h"
 #include "miglab/scenario.h"
 #include "miglab/temp_dir.h"
 
@@ -228,4 +229,35 @@ TEST(ScenarioFiles, EveryShippedScenarioLoads)
         ++n;
     }
     EXPECT_GT(n, 10u);
+}
+
+// migbench --via libvirt: the scenarios docs/results/libvirt.md measures
+// run through virsh; one that virsh cannot express is refused up front,
+// with the setting named.
+TEST(ScenarioFiles, WhatRunsThroughLibvirt)
+{
+    auto load = [](const std::string &name) {
+        return Scenario::load(std::filesystem::path(MIGLAB_SCENARIO_DIR) /
+                              (name + ".json"));
+    };
+    for (const char *name : {"demo", "bare-kvm-ring4k-ws99-ac", "linux-1g-ac",
+                             "integrity-tcg-suspend"}) {
+        EXPECT_EQ(LibvirtBench::unsupported(load(name)), std::nullopt) << name;
+    }
+    const std::vector<std::pair<std::string, std::string>> refused{
+        {"demo-stopped", "'stopped'"},
+        {"numa-equal", "NUMA"},
+        {"switchover-4", "devices"},
+        {"bare-tcg-ws99-ac", "KVM only"},
+        {"bare-kvm-ring4k-ws99-dl", "capability 'dirty-limit'"},
+    };
+    for (const auto &[name, why] : refused) {
+        auto r = LibvirtBench::unsupported(load(name));
+        ASSERT_TRUE(r.has_value()) << name;
+        EXPECT_NE(r->find(why), std::string::npos) << name << ": " << *r;
+    }
+    Scenario kvm_linux = load("demo");
+    kvm_linux.accel = "kvm";
+    EXPECT_NE(LibvirtBench::unsupported(kvm_linux).value_or("").find("TCG only"),
+              std::string::npos);
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "miglab/bare_guest.h"
+#include "miglab/ram_hash.h"
 #include "miglab/run_result.h"
 #include "miglab/scenario.h"
 
@@ -29,6 +30,16 @@ struct LabPaths {
 // setting as miglab_<key>=<value> (no dots: the kernel would take a
 // dotted word for a module parameter).
 std::string linux_guest_cmdline(const Json &stress);
+
+// QEMU's own figures from a query-migrate answer: total, down and set-up
+// time, bytes sent, dirty syncs.
+void fill_from_query_migrate(RunResult &r, const Json &info);
+
+// The source's non-zero RAM and the lower bound it sets at bandwidth
+// (bytes/s); with a destination digest, whether the RAM is equal: a
+// difference makes the run an error that names the first differing page.
+void record_ram(RunResult &r, const RamDigest &src, const RamDigest *dst,
+                uint64_t bandwidth);
 
 RunResult run_once(const Scenario &scenario, const Binary &binary,
                    unsigned rep, const LabPaths &paths);

@@ -41,6 +41,7 @@ private:
                                            const std::string &binary) const;
     void write_load_table(std::ostream &o, const std::string &scenario) const;
     void write_burst_table(std::ostream &o, const std::string &scenario) const;
+    void write_libvirt_table(std::ostream &o, const std::string &scenario) const;
     std::vector<RunResult> runs_;
 };
 

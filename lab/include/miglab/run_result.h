@@ -86,6 +86,9 @@ struct RunResult {
     // Bursty guests: the longest time from the end of a burst during the
     // migration until the throttle was 10% or less.
     std::optional<double> throttle_release_ms;
+    // Through libvirt (migbench --via libvirt): the throttle the
+    // destination's `virsh domjobinfo --completed` reports (0: no line).
+    std::optional<double> completed_throttle_pct;
     double migration_start_ms = 0, migration_end_ms = 0;
     std::vector<ThroughputSample> timeline;
     std::vector<ThrottleSample> throttle_timeline; // while migrating
