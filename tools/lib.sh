@@ -63,3 +63,23 @@ apt_in() {
         -o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache" \
         -o "APT::Sandbox::User=root" "$@"
 }
+
+# linux_accel: sets LINUX_ACCEL to "kvm" where a Linux guest can run under
+# KVM here, else to "tcg", and LINUX_ACCEL_WHY to why. A Linux guest boots
+# under hardware KVM; kvm_pvm (a software nested KVM) cannot boot one (it
+# emulates ring-0 code), so there the guest runs under TCG.
+linux_accel() {
+    if [ -r /dev/kvm ] && [ -w /dev/kvm ] && [ ! -d /sys/module/kvm_pvm ]; then
+        LINUX_ACCEL=kvm
+        LINUX_ACCEL_WHY="hardware KVM found"
+        return
+    fi
+    LINUX_ACCEL=tcg
+    if [ ! -e /dev/kvm ]; then
+        LINUX_ACCEL_WHY="no /dev/kvm on this machine"
+    elif [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+        LINUX_ACCEL_WHY="/dev/kvm is not usable by $(id -un)"
+    else
+        LINUX_ACCEL_WHY="/dev/kvm is kvm_pvm, which cannot boot Linux"
+    fi
+}
