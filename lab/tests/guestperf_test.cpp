@@ -5,8 +5,9 @@
 // accelerator a Linux guest can use here, one that guestperf cancels,
 // and the lab's reading of its reports (guestperf-summary).
 //
-// Each guestperf runs in a PID namespace of its own (unshare
-// --kill-child): when the test stops it, by PID, its QEMUs go with it.
+// Each guestperf runs in PID and mount namespaces of its own (unshare
+// --kill-child --mount-proc): when the test stops it, by PID, its QEMUs
+// go with it.
 #include <fstream>
 
 #include "lab_env.h"
@@ -34,8 +35,11 @@ struct GuestperfRun {
 
 GuestperfRun guestperf(const fs::path &dir, std::vector<std::string> args)
 {
+    // Its own /proc too: guestperf reads its QEMUs' threads there by the
+    // IDs QEMU reports, which are the namespace's.
     std::vector<std::string> argv{"/usr/bin/unshare", "--pid", "--fork",
-                                  "--kill-child", MIGLAB_TOP "/tools/guestperf",
+                                  "--kill-child", "--mount-proc",
+                                  MIGLAB_TOP "/tools/guestperf",
                                   "--qemu", test::qemu_binary().string(),
                                   "--output", (dir / "report.json").string()};
     argv.insert(argv.end(), args.begin(), args.end());
