@@ -196,14 +196,8 @@ void wait_for_guest(GuestProbe &probe, QemuProcess &vm)
     if (probe.unit().empty()) {
         return;
     }
-    std::optional<double> first;
-    if (poll_until(std::chrono::seconds(300), sample_period, [&] {
-            auto w = probe.work_done(vm);
-            if (w && !first) {
-                first = w;
-            }
-            return w && *w > *first;
-        })) {
+    if (guest_makes_progress(probe, vm, std::chrono::seconds(300),
+                             sample_period)) {
         return;
     }
     throw std::runtime_error("the guest reported no progress within 300 s "

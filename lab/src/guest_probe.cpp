@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "miglab/poll.h"
+
 namespace miglab {
 
 std::optional<double> StressConsoleProbe::work_done(GuestVm &vm)
@@ -57,6 +59,19 @@ std::optional<double> BootBlockProbe::work_done(GuestVm &vm)
     }
     last_ = v;
     return total_;
+}
+
+bool guest_makes_progress(GuestProbe &probe, GuestVm &vm, Millis timeout,
+                          Millis period)
+{
+    std::optional<double> first;
+    return poll_until(timeout, period, [&] {
+        auto w = probe.work_done(vm);
+        if (w && !first) {
+            first = w;
+        }
+        return w && *w > *first;
+    });
 }
 
 } // namespace miglab

@@ -120,15 +120,7 @@ RunResult LibvirtBench::run_once(const Scenario &s, const Binary &b,
             probe = std::make_unique<StressConsoleProbe>();
         }
         auto vm = a_.domain(dom, d.serial);
-        std::optional<double> first;
-        bool works = poll_until(Millis(300000), Millis(200), [&] {
-            auto w = probe->work_done(vm);
-            if (w && !first) {
-                first = w;
-            }
-            return w && *w > *first;
-        });
-        if (!works) {
+        if (!guest_makes_progress(*probe, vm, Millis(300000))) {
             throw std::runtime_error("the guest never reported progress: " +
                                      a_.qemu_log_tail(dom, 1000));
         }

@@ -199,54 +199,30 @@ void Report::write_csv(const std::filesystem::path &file) const
     write_file(file, o.str());
 }
 
-// Bursty guests: how soon the throttle let go after each burst.
-void Report::write_burst_table(std::ostream &o, const std::string &sc) const
+// A table of field and the final throttle per binary, for the binaries
+// with a run that has field set; nothing when none has.
+void Report::write_pair_table(std::ostream &o, const std::string &sc,
+                              std::optional<double> RunResult::*field,
+                              const std::string &field_title,
+                              const std::string &throttle_title) const
 {
     bool header = false;
     for (const auto &b : binaries) {
         auto runs = runs_of(sc, b);
-        if (std::none_of(runs.begin(), runs.end(), [](auto *r) {
-                return r->throttle_release_ms.has_value();
-            })) {
+        if (std::none_of(runs.begin(), runs.end(),
+                         [&](auto *r) { return (r->*field).has_value(); })) {
             continue;
         }
         if (!header) {
-            o << "\n| binary | throttle release ms (worst burst end of a run) "
-                 "| final throttle % |\n| --- | --- | --- |\n";
+            o << "\n| binary | " << field_title << " | " << throttle_title
+              << " |\n| --- | --- | --- |\n";
             header = true;
         }
         o << "| " << b << " | "
-          << spread_cell(runs, [](auto &r) { return r.throttle_release_ms; })
-          << " | "
+          << spread_cell(runs, [&](auto &r) { return r.*field; }) << " | "
           << spread_cell(runs, [](auto &r) {
                  return static_cast<double>(r.throttle_pct);
              })
-          << " |\n";
-    }
-}
-
-// Runs through libvirt: the throttle `virsh domjobinfo` reported.
-void Report::write_libvirt_table(std::ostream &o, const std::string &sc) const
-{
-    bool header = false;
-    for (const auto &b : binaries) {
-        auto runs = runs_of(sc, b);
-        if (std::none_of(runs.begin(), runs.end(), [](auto *r) {
-                return r->completed_throttle_pct.has_value();
-            })) {
-            continue;
-        }
-        if (!header) {
-            o << "\n| binary | domjobinfo throttle % (last while running) "
-                 "| domjobinfo --completed throttle % |\n| --- | --- | --- |\n";
-            header = true;
-        }
-        o << "| " << b << " | "
-          << spread_cell(runs, [](auto &r) {
-                 return static_cast<double>(r.throttle_pct);
-             })
-          << " | "
-          << spread_cell(runs, [](auto &r) { return r.completed_throttle_pct; })
           << " |\n";
     }
 }
@@ -359,8 +335,14 @@ std::string Report::markdown(const std::string &machine_note) const
               << fmt(median_total["fork"] / median_total["stock"], 2) << "\n";
         }
         write_load_table(o, sc);
-        write_burst_table(o, sc);
-        write_libvirt_table(o, sc);
+        // Bursty guests: how soon the throttle let go after each burst.
+        write_pair_table(o, sc, &RunResult::throttle_release_ms,
+                         "throttle release ms (worst burst end of a run)",
+                         "final throttle %");
+        // Runs through libvirt: the throttle `virsh domjobinfo` reported.
+        write_pair_table(o, sc, &RunResult::completed_throttle_pct,
+                         "domjobinfo --completed throttle %",
+                         "domjobinfo throttle % (last while running)");
         for (const auto &r : runs_) {
             if (r.scenario == sc && !r.error.empty()) {
                 o << "\n- " << r.binary << " rep " << r.rep << ": "

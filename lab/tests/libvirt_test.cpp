@@ -56,14 +56,7 @@ std::filesystem::path guest_dir()
 // Waits until the guest reports work and that work grows.
 bool guest_works(GuestProbe &probe, GuestVm &vm)
 {
-    std::optional<double> first;
-    return poll_until(Millis(300000), Millis(200), [&] {
-        auto w = probe.work_done(vm);
-        if (w && !first) {
-            first = w;
-        }
-        return w && *w > *first;
-    });
+    return guest_makes_progress(probe, vm, Millis(300000));
 }
 
 // A line on stderr with the seconds since the test began: where a slow

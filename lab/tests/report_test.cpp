@@ -84,3 +84,31 @@ TEST(ReportFiles, AFullDiskIsAnErrorThatNamesTheFile)
         EXPECT_NE(e.find(f.string()), std::string::npos) << svg << ": " << e;
     }
 }
+
+// Runs through libvirt add a table of what domjobinfo reported; other runs
+// do not get it.
+TEST(ReportMarkdown, LibvirtThrottleTableOnlyForLibvirtRuns)
+{
+    const std::string title = "domjobinfo --completed throttle %";
+    RunResult r;
+    r.scenario = "s";
+    r.binary = "fork";
+    r.rep = 1;
+    r.status = "completed";
+    r.converged = true;
+    r.total_time_ms = 1000;
+    r.throttle_pct = 97;
+    EXPECT_EQ(Report({r}).markdown("").find(title), std::string::npos);
+
+    RunResult stock = r;
+    stock.binary = "stock";
+    stock.completed_throttle_pct = 0; // libvirt printed no throttle line
+    r.completed_throttle_pct = 95;
+    std::string md = Report({stock, r}).markdown("");
+    EXPECT_NE(md.find("| binary | " + title +
+                      " | domjobinfo throttle % (last while running) |"),
+              std::string::npos)
+        << md;
+    EXPECT_NE(md.find("| stock | 0 | 97 |"), std::string::npos) << md;
+    EXPECT_NE(md.find("| fork | 95 | 97 |"), std::string::npos) << md;
+}

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "miglab/guest_vm.h"
+#include "miglab/qmp.h"
 
 namespace miglab {
 
@@ -77,5 +78,10 @@ private:
     double read_ = 0;
     double worst_pass_us_ = 0;
 };
+
+// Waits (polling every period, at most timeout) until the guest reports
+// work and that work grows: the guest runs its workload. Whether it did.
+bool guest_makes_progress(GuestProbe &probe, GuestVm &vm, Millis timeout,
+                          Millis period = Millis(200));
 
 } // namespace miglab

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -40,8 +41,10 @@ private:
     std::vector<const RunResult *> runs_of(const std::string &scenario,
                                            const std::string &binary) const;
     void write_load_table(std::ostream &o, const std::string &scenario) const;
-    void write_burst_table(std::ostream &o, const std::string &scenario) const;
-    void write_libvirt_table(std::ostream &o, const std::string &scenario) const;
+    void write_pair_table(std::ostream &o, const std::string &scenario,
+                          std::optional<double> RunResult::*field,
+                          const std::string &field_title,
+                          const std::string &throttle_title) const;
     std::vector<RunResult> runs_;
 };
 
