@@ -12,7 +12,7 @@ SHELL := /bin/bash
 help:
 	@echo "make demo    build both twins and run the demo migration"
 	@echo "make check   build and run every test (what CI runs)"
-	@echo "make libvirt-check  the fork under libvirt: two libvirtd, virsh migrate"
+	@echo "make libvirt-check  only the libvirt suite: two libvirtd, virsh migrate"
 	@echo "make build   build the fork (build/qemu-fork) and its stock twin (build/qemu-stock)"
 	@echo "make dev     import base + patches/ into build/src for editing"
 	@echo "make export  write build/src's commits back to patches/"
@@ -53,7 +53,8 @@ demo: build
 	@tools/demo
 
 # The fork driven through libvirt (docs/libvirt.md): two libvirtd in their
-# own namespaces, migrations with virsh. Not part of check (see there).
+# own namespaces, migrations with virsh. check runs it too; this target
+# runs it alone.
 libvirt-check: build
 	@tools/build-guest
 	@tools/build-lab libvirt-test
