@@ -54,6 +54,31 @@ apt_private_init() {
     printf '%s\n' "$@" >"$dir/sources.list"
 }
 
+# debian_archive [security]: the Debian archive this machine's apt uses
+# for bookworm (or bookworm-security), read from its apt configuration
+# (sources.list, sources.list.d, one-line or deb822; APT_CONFIG is
+# honoured), so that a machine behind a local mirror or proxy fetches from
+# there. DEBIAN_MIRROR (DEBIAN_SECURITY_MIRROR) overrides it;
+# deb.debian.org when apt has no such source. No trailing slash. The
+# private apt configurations (apt_private_init) list other suites (trixie,
+# bookworm-backports) from the same archive.
+debian_archive() {
+    local suite=bookworm var=DEBIAN_MIRROR uri
+    local fallback=http://deb.debian.org/debian
+    if [ "${1:-}" = security ]; then
+        suite=bookworm-security var=DEBIAN_SECURITY_MIRROR
+        fallback=http://deb.debian.org/debian-security
+    fi
+    uri=${!var:-}
+    if [ -z "$uri" ]; then
+        uri=$(apt-get indextargets --no-release-info \
+                  --format '$(RELEASE) $(REPO_URI)' 2>/dev/null |
+              awk -v s="$suite" '$1 == s { print $2; exit }')
+    fi
+    uri=${uri:-$fallback}
+    printf '%s\n' "${uri%/}"
+}
+
 # apt_in DIR TOOL ARGS...: run apt-get/apt-cache with DIR's configuration.
 apt_in() {
     local dir=$1 tool=$2

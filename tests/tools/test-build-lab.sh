@@ -12,16 +12,7 @@ TOP=$(cd "$(dirname "$0")/../.." && pwd)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
-pass=0 fail=0 n=0
-result() {
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then
-        pass=$((pass + 1)); echo "ok $n - $2"
-    else
-        fail=$((fail + 1)); echo "not ok $n - $2"
-        [ -n "${3:-}" ] && printf '#   %s\n' "$3"
-    fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # Stand-ins: cmake makes build.ninja in its -B directory (or fails with
 # CMAKE_FAIL set), ninja does nothing.
@@ -58,5 +49,4 @@ rc=$?
 result $? "a cmake failure names its log and the error" \
     "rc=$rc, output: $(printf '%s' "$out" | tr '\n' '|')"
 
-echo "build-lab: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+tap_end build-lab

@@ -26,16 +26,7 @@ repo=$scratch/repo
 mkdir -p "$repo/build"
 ln -s "$REAL_UPSTREAM" "$repo/build/upstream"
 
-pass=0 fail=0 n=0
-result() {
-    n=$((n + 1))
-    if [ "$1" = 0 ]; then
-        pass=$((pass + 1)); echo "ok $n - $2"
-    else
-        fail=$((fail + 1)); echo "not ok $n - $2"
-        [ -n "${3:-}" ] && printf '#   %s\n' "$3"
-    fi
-}
+. "$(dirname "$0")/tap.sh"
 # expect_fail_line NAME PATTERN CMD...: CMD fails with exactly one line of
 # output on stderr, and that line matches PATTERN.
 expect_fail_line() {
@@ -126,6 +117,4 @@ result $? "... and leaves no base tree behind"
 expect_fail_line "QEMU_SRC that is not a QEMU tree fails with one line" \
     "is not an unpacked QEMU tree" env QEMU_SRC=/nonexistent "$fetchdir/tools/fetch-upstream"
 
-echo "1..$n"
-echo "tools: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+tap_end tools
