@@ -169,24 +169,8 @@ std::vector<std::string> guest_args(const Scenario &s, const LabPaths &paths,
         auto t = trace_args(events, dir);
         a.insert(a.end(), t.begin(), t.end());
     }
-    if (s.guest_kind == "bootblock") {
-        BootBlockGuest g(paths.qemu_src, dir);
-        auto extra = g.args();
-        a.insert(a.end(), extra.begin(), extra.end());
-    } else if (s.guest_kind == "linux") {
-        for (const char *f : {"vmlinuz", "initrd.img"}) {
-            if (!std::filesystem::exists(paths.guest_dir / f)) {
-                throw std::runtime_error("no " + (paths.guest_dir / f).string() +
-                                         ": run tools/build-guest");
-            }
-        }
-        a.insert(a.end(), {"-kernel", (paths.guest_dir / "vmlinuz").string(),
-                           "-initrd", (paths.guest_dir / "initrd.img").string(),
-                           "-append", linux_guest_cmdline(s.stress)});
-    } else if (s.guest_kind == "bare") {
-        auto extra = BareGuest(paths.bare_image, s.stress).args();
-        a.insert(a.end(), extra.begin(), extra.end());
-    }
+    auto guest = s.kind().args(s, paths, dir);
+    a.insert(a.end(), guest.begin(), guest.end());
     return a;
 }
 
@@ -202,21 +186,6 @@ void wait_for_guest(GuestProbe &probe, QemuProcess &vm)
     }
     throw std::runtime_error("the guest reported no progress within 300 s "
                              "(serial log: " + vm.serial_path().string() + ")");
-}
-
-std::unique_ptr<GuestProbe> probe_for(const Scenario &s,
-                                      const std::filesystem::path &dir)
-{
-    if (s.guest_kind == "bare") {
-        return std::make_unique<BareProbe>(dir);
-    }
-    if (s.guest_kind == "bootblock") {
-        return std::make_unique<BootBlockProbe>();
-    }
-    if (s.guest_kind == "linux") {
-        return std::make_unique<StressConsoleProbe>();
-    }
-    return std::make_unique<NoProbe>();
 }
 
 } // namespace
@@ -263,7 +232,7 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
     try {
         VmPair pair({binary.path, guest_args(s, paths, dir.path())},
                     dir.path());
-        auto probe = probe_for(s, dir.path());
+        auto probe = s.kind().probe(dir.path());
         r.work_unit = probe->unit();
         wait_for_guest(*probe, pair.source());
         Sampler sampler(*probe, r, Clock::now());
@@ -365,12 +334,12 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
         if (r.converged) {
             RamDigest dst = RamDigest::of(pair.destination(), dir.path());
             record_ram(r, src, &dst, s.bandwidth());
-            if (r.ram_equal && s.guest_kind == "bare") {
-                if (auto bad = check_bare_pattern(pair.destination(),
-                                                  dir.path())) {
+            if (r.ram_equal) {
+                if (auto bad = s.kind().check_destination(pair.destination(),
+                                                          dir.path())) {
                     r.ram_equal = false;
                     r.status = "error";
-                    r.error = "bare guest pattern check: " + *bad;
+                    r.error = *bad;
                 }
             }
         }

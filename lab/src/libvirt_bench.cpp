@@ -5,7 +5,6 @@
 #include <chrono>
 #include <thread>
 
-#include "miglab/bare_guest.h"
 #include "miglab/guest_probe.h"
 #include "miglab/poll.h"
 #include "miglab/report.h"
@@ -21,33 +20,14 @@ constexpr Millis warm_up{2000};
 // more often would take CPU from the guest being measured.
 constexpr Millis poll_period{500};
 
-// The dirty ring size in an -accel kvm,dirty-ring-size=N string, 0 for none.
-unsigned dirty_ring_of(const std::string &accel)
-{
-    const std::string key = "dirty-ring-size=";
-    auto at = accel.find(key);
-    return at == std::string::npos ? 0 : std::stoul(accel.substr(at + key.size()));
-}
-
-bool is_kvm(const std::string &accel)
-{
-    return accel.rfind("kvm", 0) == 0;
-}
-
 } // namespace
 
 LibvirtBench::LibvirtBench(LabPaths paths) : paths_(std::move(paths)) {}
 
 std::optional<std::string> LibvirtBench::unsupported(const Scenario &s)
 {
-    if (s.guest_kind == "linux" && is_kvm(s.accel)) {
-        return "the Linux guest's domain is TCG only (type='qemu')";
-    }
-    if (s.guest_kind == "bare" && !is_kvm(s.accel)) {
-        return "the bare guest's domain is KVM only (type='kvm')";
-    }
-    if (s.guest_kind != "linux" && s.guest_kind != "bare") {
-        return "no libvirt domain for guest kind '" + s.guest_kind + "'";
+    if (auto why = s.kind().libvirt_unsupported(s)) {
+        return why;
     }
     if (!s.numa.empty() || !s.devices.empty()) {
         return "NUMA nodes and extra devices are not in the lab's domains";
@@ -71,29 +51,6 @@ std::optional<std::string> LibvirtBench::unsupported(const Scenario &s)
     return std::nullopt;
 }
 
-LibvirtBench::Domain LibvirtBench::domain_of(const Scenario &s,
-                                             const Binary &b) const
-{
-    auto emulator = std::filesystem::canonical(b.path);
-    if (s.guest_kind == "linux") {
-        LinuxDomainSpec d;
-        d.emulator = emulator;
-        d.guest_dir = paths_.guest_dir;
-        d.memory_mib = static_cast<unsigned>(s.memory_mib());
-        d.vcpus = s.smp;
-        d.stress = s.stress;
-        return {d.name, d.serial, domain_xml(d)};
-    }
-    BareDomainSpec d;
-    d.emulator = emulator;
-    d.image = paths_.bare_image;
-    d.memory_mib = static_cast<unsigned>(s.memory_mib());
-    d.vcpus = s.smp;
-    d.settings = s.stress;
-    d.dirty_ring = dirty_ring_of(s.accel);
-    return {d.name, d.serial, domain_xml(d)};
-}
-
 RunResult LibvirtBench::run_once(const Scenario &s, const Binary &b,
                                  unsigned rep)
 {
@@ -108,17 +65,13 @@ RunResult LibvirtBench::run_once(const Scenario &s, const Binary &b,
         if (auto why = unsupported(s)) {
             throw std::runtime_error("not through libvirt: " + *why);
         }
-        Domain d = domain_of(s, b);
+        LibvirtDomainFile d = s.kind().libvirt_domain(
+            s, std::filesystem::canonical(b.path), paths_);
         dom = d.name;
         auto xml = scratch / "domain.xml";
         write_file(xml, d.xml);
         a_.virsh().run({"create", xml.string()});
-        std::unique_ptr<GuestProbe> probe;
-        if (s.guest_kind == "bare") {
-            probe = std::make_unique<BareProbe>(scratch);
-        } else {
-            probe = std::make_unique<StressConsoleProbe>();
-        }
+        std::unique_ptr<GuestProbe> probe = s.kind().probe(scratch);
         auto vm = a_.domain(dom, d.serial);
         if (!guest_makes_progress(*probe, vm, Millis(300000))) {
             throw std::runtime_error("the guest never reported progress: " +

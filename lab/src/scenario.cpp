@@ -96,30 +96,22 @@ Scenario Scenario::load(const std::filesystem::path &file)
               {"kind", "memory", "smp", "accel", "stress", "devices",
                "numa"});
     s.guest_kind = get<std::string>(file, guest, "kind", "guest.", "idle");
-    if (s.guest_kind != "idle" && s.guest_kind != "bootblock" &&
-        s.guest_kind != "linux" && s.guest_kind != "bare") {
-        throw ScenarioError(file, "'guest.kind' must be \"idle\", "
-                                  "\"bootblock\", \"linux\" or \"bare\", "
-                                  "got \"" + s.guest_kind + "\"");
+    const GuestKind *kind = GuestKind::find(s.guest_kind);
+    if (!kind) {
+        throw ScenarioError(file, "'guest.kind' must be " + GuestKind::names() +
+                                      ", got \"" + s.guest_kind + "\"");
     }
     s.stress = get<Json>(file, guest, "stress", "guest.", Json::object());
     if (!s.stress.is_object()) {
         throw ScenarioError(file, "'guest.stress' must be an object");
     }
-    if (!s.stress.empty() && s.guest_kind != "linux" &&
-        s.guest_kind != "bare") {
+    if (!s.stress.empty() && kind->settings().empty()) {
         throw ScenarioError(file, "'guest.stress' applies to the linux and "
                                   "bare guests only");
     }
-    if (s.guest_kind == "bare") {
-        only_keys(file, s.stress, "guest.stress.",
-                  {"ws_mib", "hot_pct", "hot_share", "rate", "rates",
-                   "readers", "burst_ms", "idle_ms"});
-    } else {
-        only_keys(file, s.stress, "guest.stress.",
-                  {"mem_mib", "writers", "rate", "rates", "hot_pct",
-                   "hot_share", "reader", "modules", "burst_ms", "idle_ms"});
-    }
+    const auto settings = kind->settings();
+    only_keys(file, s.stress, "guest.stress.",
+              std::set<std::string>(settings.begin(), settings.end()));
     for (const auto &[k, v] : s.stress.items()) {
         bool ok = v.is_number_unsigned() || v.is_boolean();
         if (k == "rates") {
@@ -132,7 +124,7 @@ Scenario Scenario::load(const std::filesystem::path &file)
                        std::regex_match(x.template get<std::string>(),
                                         std::regex("[a-z0-9_]+"));
             });
-        } else if (s.guest_kind == "bare") {
+        } else if (kind->integer_settings()) {
             ok = v.is_number_unsigned();
         }
         if (!ok) {
@@ -254,6 +246,15 @@ uint64_t Scenario::memory_mib() const
 {
     const uint64_t n = std::stoull(memory);
     return memory.back() == 'G' ? n << 10 : n;
+}
+
+const GuestKind &Scenario::kind() const
+{
+    const GuestKind *k = GuestKind::find(guest_kind);
+    if (!k) {
+        throw std::logic_error("no guest kind \"" + guest_kind + "\"");
+    }
+    return *k;
 }
 
 uint64_t Scenario::bandwidth() const

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
+#include <algorithm>
 #include <fstream>
 #include <tuple>
 #include <utility>
@@ -260,4 +261,32 @@ TEST(ScenarioFiles, WhatRunsThroughLibvirt)
     kvm_linux.accel = "kvm";
     EXPECT_NE(LibvirtBench::unsupported(kvm_linux).value_or("").find("TCG only"),
               std::string::npos);
+}
+
+// Each guest kind is one object that knows its settings, its probe and
+// its libvirt domain; scenarios find it by name.
+TEST(GuestKinds, FoundByNameEachWithItsSettings)
+{
+    EXPECT_EQ(GuestKind::names(), "\"idle\", \"bootblock\", \"linux\" or \"bare\"");
+    EXPECT_EQ(GuestKind::find("nope"), nullptr);
+    for (const char *name : {"idle", "bootblock", "linux", "bare"}) {
+        const GuestKind *k = GuestKind::find(name);
+        ASSERT_NE(k, nullptr) << name;
+        EXPECT_STREQ(k->name(), name);
+    }
+    auto has = [](const GuestKind *k, const std::string &key) {
+        auto s = k->settings();
+        return std::find(s.begin(), s.end(), key) != s.end();
+    };
+    EXPECT_TRUE(GuestKind::find("idle")->settings().empty());
+    EXPECT_TRUE(GuestKind::find("bootblock")->settings().empty());
+    EXPECT_TRUE(has(GuestKind::find("linux"), "mem_mib"));
+    EXPECT_FALSE(has(GuestKind::find("linux"), "ws_mib"));
+    EXPECT_TRUE(has(GuestKind::find("bare"), "ws_mib"));
+    EXPECT_TRUE(GuestKind::find("bare")->integer_settings());
+    EXPECT_FALSE(GuestKind::find("linux")->integer_settings());
+    TempDir dir;
+    EXPECT_TRUE(GuestKind::find("idle")->probe(dir.path())->unit().empty());
+    EXPECT_EQ(GuestKind::find("linux")->probe(dir.path())->unit(),
+              "pages written");
 }

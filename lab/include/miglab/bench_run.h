@@ -20,11 +20,6 @@ struct Binary {
 // guest throughput, the migration with throughput sampled on the source,
 // metrics from query-migrate, then the RAM-hash integrity check (a
 // mismatch makes the run an error that names the first differing page).
-struct LabPaths {
-    std::filesystem::path qemu_src;  // QEMU tree (the boot-block guest)
-    std::filesystem::path guest_dir; // vmlinuz, initrd.img (tools/build-guest)
-    std::filesystem::path bare_image = BareGuest::default_image();
-};
 
 // The Linux guest's kernel command line: serial console, and each stress
 // setting as miglab_<key>=<value> (no dots: the kernel would take a

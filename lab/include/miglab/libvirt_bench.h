@@ -32,13 +32,6 @@ public:
     RunResult run_once(const Scenario &s, const Binary &b, unsigned rep);
 
 private:
-    struct Domain {
-        std::string name;
-        std::filesystem::path serial; // inside the daemon's namespace
-        std::string xml;
-    };
-    Domain domain_of(const Scenario &s, const Binary &b) const;
-
     LabPaths paths_;
     LibvirtDaemon a_{"a"};
     LibvirtDaemon b_{"b"};

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "miglab/guest_kind.h"
 #include "miglab/vm_pair.h"
 #include "miglab/vmstate_load.h"
 
@@ -47,7 +48,7 @@ namespace miglab {
 struct Scenario {
     std::string name;
     std::string description;
-    std::string guest_kind;
+    std::string guest_kind = "idle";
     std::string memory;
     unsigned smp = 1;
     std::string accel;
@@ -65,6 +66,9 @@ struct Scenario {
     uint64_t bandwidth() const;
     // guest.memory in MiB.
     uint64_t memory_mib() const;
+    // What guest_kind names (std::logic_error for an unknown name: load()
+    // accepts none).
+    const GuestKind &kind() const;
 };
 
 } // namespace miglab

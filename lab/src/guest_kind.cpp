@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "miglab/guest_kind.h"
+
+#include <stdexcept>
+
+#include "miglab/bench_run.h"
+#include "miglab/boot_block.h"
+#include "miglab/libvirt.h"
+#include "miglab/scenario.h"
+
+namespace miglab {
+
+namespace {
+
+bool kvm(const Scenario &s)
+{
+    return s.accel.rfind("kvm", 0) == 0;
+}
+
+// The dirty ring size in -accel kvm,dirty-ring-size=N; 0 for none.
+unsigned dirty_ring_of(const std::string &accel)
+{
+    const std::string key = "dirty-ring-size=";
+    auto at = accel.find(key);
+    return at == std::string::npos ? 0 : std::stoul(accel.substr(at + key.size()));
+}
+
+// Firmware only: nothing dirties memory.
+class IdleKind : public GuestKind {
+public:
+    const char *name() const override { return "idle"; }
+};
+
+// QEMU's migration-test boot block: one byte per page over 1-100 MiB,
+// every pass.
+class BootBlockKind : public GuestKind {
+public:
+    const char *name() const override { return "bootblock"; }
+    std::vector<std::string> args(const Scenario &, const LabPaths &paths,
+                                  const std::filesystem::path &dir) const override
+    {
+        return BootBlockGuest(paths.qemu_src, dir).args();
+    }
+    std::unique_ptr<GuestProbe> probe(const std::filesystem::path &) const override
+    {
+        return std::make_unique<BootBlockProbe>();
+    }
+};
+
+// Debian's kernel with miglab-stress as /init (lab/guest/stress.cpp).
+class LinuxKind : public GuestKind {
+public:
+    const char *name() const override { return "linux"; }
+    std::vector<std::string> settings() const override
+    {
+        return {"mem_mib", "writers", "rate",    "rates",    "hot_pct",
+                "hot_share", "reader", "modules", "burst_ms", "idle_ms"};
+    }
+    std::vector<std::string> args(const Scenario &s, const LabPaths &paths,
+                                  const std::filesystem::path &) const override
+    {
+        for (const char *f : {"vmlinuz", "initrd.img"}) {
+            if (!std::filesystem::exists(paths.guest_dir / f)) {
+                throw std::runtime_error("no " + (paths.guest_dir / f).string() +
+                                         ": run tools/build-guest");
+            }
+        }
+        return {"-kernel", (paths.guest_dir / "vmlinuz").string(),
+                "-initrd", (paths.guest_dir / "initrd.img").string(),
+                "-append", linux_guest_cmdline(s.stress)};
+    }
+    std::unique_ptr<GuestProbe> probe(const std::filesystem::path &) const override
+    {
+        return std::make_unique<StressConsoleProbe>();
+    }
+    std::optional<std::string> libvirt_unsupported(const Scenario &s) const override
+    {
+        if (kvm(s)) {
+            return "the Linux guest's domain is TCG only (type='qemu')";
+        }
+        return std::nullopt;
+    }
+    LibvirtDomainFile libvirt_domain(const Scenario &s,
+                                     const std::filesystem::path &emulator,
+                                     const LabPaths &paths) const override
+    {
+        LinuxDomainSpec d;
+        d.emulator = emulator;
+        d.guest_dir = paths.guest_dir;
+        d.memory_mib = static_cast<unsigned>(s.memory_mib());
+        d.vcpus = s.smp;
+        d.stress = s.stress;
+        return {d.name, d.serial, domain_xml(d)};
+    }
+};
+
+// The lab's ring-3 stress guest (lab/guest/bare/bare.cpp), for KVM paths.
+class BareKind : public GuestKind {
+public:
+    const char *name() const override { return "bare"; }
+    std::vector<std::string> settings() const override
+    {
+        return {"ws_mib", "hot_pct", "hot_share", "rate",
+                "rates",  "readers", "burst_ms",  "idle_ms"};
+    }
+    bool integer_settings() const override { return true; }
+    std::vector<std::string> args(const Scenario &s, const LabPaths &paths,
+                                  const std::filesystem::path &) const override
+    {
+        return BareGuest(paths.bare_image, s.stress).args();
+    }
+    std::unique_ptr<GuestProbe> probe(const std::filesystem::path &dir) const override
+    {
+        return std::make_unique<BareProbe>(dir);
+    }
+    std::optional<std::string>
+    check_destination(GuestVm &vm, const std::filesystem::path &dir) const override
+    {
+        if (auto bad = check_bare_pattern(vm, dir)) {
+            return "bare guest pattern check: " + *bad;
+        }
+        return std::nullopt;
+    }
+    std::optional<std::string> libvirt_unsupported(const Scenario &s) const override
+    {
+        if (!kvm(s)) {
+            return "the bare guest's domain is KVM only (type='kvm')";
+        }
+        return std::nullopt;
+    }
+    LibvirtDomainFile libvirt_domain(const Scenario &s,
+                                     const std::filesystem::path &emulator,
+                                     const LabPaths &paths) const override
+    {
+        BareDomainSpec d;
+        d.emulator = emulator;
+        d.image = paths.bare_image;
+        d.memory_mib = static_cast<unsigned>(s.memory_mib());
+        d.vcpus = s.smp;
+        d.settings = s.stress;
+        d.dirty_ring = dirty_ring_of(s.accel);
+        return {d.name, d.serial, domain_xml(d)};
+    }
+};
+
+const IdleKind idle_kind;
+const BootBlockKind bootblock_kind;
+const LinuxKind linux_kind;
+const BareKind bare_kind;
+const GuestKind *const kinds[] = {&idle_kind, &bootblock_kind, &linux_kind,
+                                  &bare_kind};
+
+} // namespace
+
+std::vector<std::string> GuestKind::args(const Scenario &, const LabPaths &,
+                                         const std::filesystem::path &) const
+{
+    return {};
+}
+
+std::unique_ptr<GuestProbe> GuestKind::probe(const std::filesystem::path &) const
+{
+    return std::make_unique<NoProbe>();
+}
+
+std::optional<std::string>
+GuestKind::check_destination(GuestVm &, const std::filesystem::path &) const
+{
+    return std::nullopt;
+}
+
+std::optional<std::string> GuestKind::libvirt_unsupported(const Scenario &) const
+{
+    return "no libvirt domain for guest kind '" + std::string(name()) + "'";
+}
+
+LibvirtDomainFile GuestKind::libvirt_domain(const Scenario &,
+                                            const std::filesystem::path &,
+                                            const LabPaths &) const
+{
+    throw std::logic_error(std::string("no libvirt domain for ") + name());
+}
+
+const GuestKind *GuestKind::find(const std::string &name)
+{
+    for (const GuestKind *k : kinds) {
+        if (name == k->name()) {
+            return k;
+        }
+    }
+    return nullptr;
+}
+
+std::string GuestKind::names()
+{
+    std::string s;
+    const size_t n = std::size(kinds);
+    for (size_t i = 0; i < n; ++i) {
+        s += (i == 0 ? "" : i + 1 == n ? " or " : ", ");
+        s += "\"" + std::string(kinds[i]->name()) + "\"";
+    }
+    return s;
+}
+
+} // namespace miglab
