@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
-// migbench: scenarios x binaries (stock, fork) x repetitions, alternating
+// migbench: scenarios x binaries (stock and fork, or --binary NAME=PATH
+// each) x repetitions, alternating
 // binaries, a progress line per run; CSV, Markdown and SVG plots into
 // build/bench/<name>/. Migrations go over QMP, or through libvirt (--via
 // libvirt: two libvirtd, virsh migrate; docs/libvirt.md).
@@ -28,7 +29,9 @@ const char usage[] =
     "  --out DIR       parent of the output directory (default build/bench)\n"
     "  --stock PATH    stock twin binary (default build/qemu-stock/...)\n"
     "  --fork PATH     fork binary (default build/qemu-fork/...)\n"
-    "  --only stock|fork   run one binary only\n"
+    "  --binary NAME=PATH  compare these binaries instead of stock and fork\n"
+    "                  (repeat it; a binary named stock is the reference)\n"
+    "  --only NAME     run one binary only\n"
     "  --qemu-src DIR  QEMU tree with the boot-block guest (default build/src)\n"
     "  --accel ACCEL   run every scenario's guest with this -accel instead\n"
     "  --via qmp|libvirt   drive each migration over QMP (default) or\n"
@@ -50,6 +53,7 @@ struct Options {
     std::string only;
     std::string accel;
     std::string via = "qmp";
+    std::vector<Binary> binaries; // --binary, in the order given
 };
 
 [[noreturn]] void fail(const std::string &msg)
@@ -105,11 +109,21 @@ Options parse(int argc, char **argv)
             if (o.via != "qmp" && o.via != "libvirt") {
                 fail("--via takes qmp or libvirt");
             }
+        } else if (a == "--binary") {
+            std::string v = value();
+            auto eq = v.find('=');
+            if (eq == std::string::npos || eq == 0 || eq + 1 == v.size()) {
+                fail("--binary takes NAME=PATH, got '" + v + "'");
+            }
+            std::string name = v.substr(0, eq);
+            for (const auto &b : o.binaries) {
+                if (b.name == name) {
+                    fail("--binary " + name + " given twice");
+                }
+            }
+            o.binaries.push_back({name, v.substr(eq + 1)});
         } else if (a == "--only") {
             o.only = value();
-            if (o.only != "stock" && o.only != "fork") {
-                fail("--only takes stock or fork");
-            }
         } else if (!a.empty() && a[0] == '-') {
             fail("unknown option " + a + "\n" + usage);
         } else {
@@ -158,15 +172,24 @@ int main(int argc, char **argv)
         fail(e.what());
     }
     std::vector<Binary> binaries;
-    for (const auto &b : {Binary{"stock", o.stock}, Binary{"fork", o.fork}}) {
+    const std::vector<Binary> given =
+        o.binaries.empty()
+            ? std::vector<Binary>{{"stock", o.stock}, {"fork", o.fork}}
+            : o.binaries;
+    for (const auto &b : given) {
         if (!o.only.empty() && o.only != b.name) {
             continue;
         }
         if (!std::filesystem::exists(b.path)) {
             fail("no " + b.name + " binary at " + b.path.string() +
-                 " (make build, or --" + b.name + " PATH)");
+                 (o.binaries.empty()
+                      ? " (make build, or --" + b.name + " PATH)"
+                      : std::string()));
         }
         binaries.push_back(b);
+    }
+    if (binaries.empty()) {
+        fail("--only " + o.only + " names no binary of this run");
     }
     std::unique_ptr<LibvirtBench> libvirt;
     if (o.via == "libvirt") {

@@ -16,7 +16,6 @@ namespace miglab {
 
 namespace {
 
-const std::vector<std::string> binaries{"stock", "fork"};
 
 std::string fmt(double v, int prec = 0)
 {
@@ -87,9 +86,36 @@ std::string xml_escape(const std::string &s)
     return o;
 }
 
-const char *colour(const std::string &binary)
+// Stock red, the fork blue, other binaries from a palette by their place.
+std::string colour(const std::string &binary,
+                   const std::vector<std::string> &binaries)
 {
-    return binary == "fork" ? "#1f77b4" : "#d62728";
+    if (binary == "stock") {
+        return "#d62728";
+    }
+    if (binary == "fork") {
+        return "#1f77b4";
+    }
+    static const char *const others[] = {"#2ca02c", "#ff7f0e", "#9467bd",
+                                         "#8c564b", "#e377c2"};
+    auto at = std::find(binaries.begin(), binaries.end(), binary);
+    return others[static_cast<size_t>(at - binaries.begin()) % std::size(others)];
+}
+
+// "B/stock median WHAT: R" for every binary B beside stock, when stock's
+// median is known and not 0.
+void ratio_lines(std::ostream &o, std::map<std::string, double> &median,
+                 const std::vector<std::string> &binaries, const char *what)
+{
+    if (!median.count("stock") || median["stock"] <= 0) {
+        return;
+    }
+    for (const auto &b : binaries) {
+        if (b != "stock" && median.count(b)) {
+            o << "\n" << b << "/stock median " << what << ": "
+              << fmt(median[b] / median["stock"], 2) << "\n";
+        }
+    }
 }
 
 } // namespace
@@ -140,6 +166,22 @@ Spread Spread::of(std::vector<double> v)
     s.median = v.size() % 2 ? v[v.size() / 2]
                             : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
     return s;
+}
+
+Report::Report(std::vector<RunResult> runs) : runs_(std::move(runs))
+{
+    // Stock first where it ran (the others are compared with it), then
+    // the others as they first appear.
+    if (std::any_of(runs_.begin(), runs_.end(),
+                    [](const RunResult &r) { return r.binary == "stock"; })) {
+        binaries_.push_back("stock");
+    }
+    for (const auto &r : runs_) {
+        if (std::find(binaries_.begin(), binaries_.end(), r.binary) ==
+            binaries_.end()) {
+            binaries_.push_back(r.binary);
+        }
+    }
 }
 
 std::vector<std::string> Report::scenarios() const
@@ -207,7 +249,7 @@ void Report::write_pair_table(std::ostream &o, const std::string &sc,
                               const std::string &throttle_title) const
 {
     bool header = false;
-    for (const auto &b : binaries) {
+    for (const auto &b : binaries_) {
         auto runs = runs_of(sc, b);
         if (std::none_of(runs.begin(), runs.end(),
                          [&](auto *r) { return (r->*field).has_value(); })) {
@@ -232,7 +274,7 @@ void Report::write_load_table(std::ostream &o, const std::string &sc) const
 {
     std::map<std::string, double> median_load;
     bool header = false;
-    for (const auto &b : binaries) {
+    for (const auto &b : binaries_) {
         auto runs = runs_of(sc, b);
         std::vector<double> load;
         for (auto *r : runs) {
@@ -260,11 +302,7 @@ void Report::write_load_table(std::ostream &o, const std::string &sc) const
           << spread_cell(runs, converged_downtime)
           << " |\n";
     }
-    if (median_load.count("stock") && median_load.count("fork") &&
-        median_load["stock"] > 0) {
-        o << "\nfork/stock median non-iterable load time: "
-          << fmt(median_load["fork"] / median_load["stock"], 2) << "\n";
-    }
+    ratio_lines(o, median_load, binaries_, "non-iterable load time");
 }
 
 std::string Report::markdown(const std::string &machine_note) const
@@ -280,7 +318,7 @@ std::string Report::markdown(const std::string &machine_note) const
           << "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | "
              "--- | --- | --- | --- | --- | --- |\n";
         std::map<std::string, double> median_total;
-        for (const auto &b : binaries) {
+        for (const auto &b : binaries_) {
             auto runs = runs_of(sc, b);
             if (runs.empty()) {
                 continue;
@@ -329,11 +367,7 @@ std::string Report::markdown(const std::string &machine_note) const
             }
             median_total[b] = Spread::of(t).median;
         }
-        if (median_total.count("stock") && median_total.count("fork") &&
-            median_total["stock"] > 0) {
-            o << "\nfork/stock median total time: "
-              << fmt(median_total["fork"] / median_total["stock"], 2) << "\n";
-        }
+        ratio_lines(o, median_total, binaries_, "total time");
         write_load_table(o, sc);
         // Bursty guests: how soon the throttle let go after each burst.
         write_pair_table(o, sc, &RunResult::throttle_release_ms,
@@ -385,9 +419,9 @@ Report::write_svgs(const std::filesystem::path &dir) const
                   << L - 8 << "' y='" << y(v) + 4 << "' text-anchor='end'>"
                   << fmt(v, 1) << "</text>\n";
             }
-            for (size_t bi = 0; bi < binaries.size(); ++bi) {
-                auto runs = runs_of(sc, binaries[bi]);
-                double cx = L + (W - L - R) * (bi + 0.5) / binaries.size();
+            for (size_t bi = 0; bi < binaries_.size(); ++bi) {
+                auto runs = runs_of(sc, binaries_[bi]);
+                double cx = L + (W - L - R) * (bi + 0.5) / binaries_.size();
                 std::vector<double> t;
                 for (size_t k = 0; k < runs.size(); ++k) {
                     double v = runs[k]->total_time_ms / 1000.0;
@@ -395,7 +429,7 @@ Report::write_svgs(const std::filesystem::path &dir) const
                     s << "<circle cx='" << cx - 30 + 60.0 * (k + 0.5) /
                                                    std::max<size_t>(1, runs.size())
                       << "' cy='" << y(v) << "' r='5' fill='"
-                      << colour(binaries[bi]) << "' fill-opacity='"
+                      << colour(binaries_[bi], binaries_) << "' fill-opacity='"
                       << (runs[k]->converged ? "0.8" : "0.25") << "'/>\n";
                 }
                 if (!t.empty()) {
@@ -407,7 +441,7 @@ Report::write_svgs(const std::filesystem::path &dir) const
                       << " s</text>\n";
                 }
                 s << "<text x='" << cx << "' y='" << H - B + 20
-                  << "' text-anchor='middle'>" << binaries[bi] << " ("
+                  << "' text-anchor='middle'>" << binaries_[bi] << " ("
                   << runs.size() << " runs)</text>\n";
             }
             s << "<text x='" << L << "' y='" << H - 8 << "' fill='#555' "
@@ -422,7 +456,7 @@ Report::write_svgs(const std::filesystem::path &dir) const
         {
             std::vector<const RunResult *> pick;
             double tmax = 1, rmax = 1;
-            for (const auto &b : binaries) {
+            for (const auto &b : binaries_) {
                 auto runs = runs_of(sc, b);
                 if (runs.empty()) {
                     continue;
@@ -460,7 +494,7 @@ Report::write_svgs(const std::filesystem::path &dir) const
                   << x(r->migration_end_ms / 1000.0) -
                          x(r->migration_start_ms / 1000.0)
                   << "' height='" << H - T - B << "' fill='"
-                  << colour(r->binary) << "' fill-opacity='0.08'/>\n";
+                  << colour(r->binary, binaries_) << "' fill-opacity='0.08'/>\n";
             }
             for (int i = 0; i <= 4; ++i) {
                 double v = rmax * i / 4;
@@ -480,20 +514,20 @@ Report::write_svgs(const std::filesystem::path &dir) const
             int legend = 0;
             bool throttled = false;
             for (const auto *r : pick) {
-                s << "<polyline fill='none' stroke='" << colour(r->binary)
+                s << "<polyline fill='none' stroke='" << colour(r->binary, binaries_)
                   << "' stroke-width='1.5' points='";
                 for (const auto &p : r->timeline) {
                     s << x(p.t_ms / 1000.0) << ',' << y(p.rate) << ' ';
                 }
                 s << "'/>\n<text x='" << W - R - 150 << "' y='"
-                  << T + 16 + 16 * legend++ << "' fill='" << colour(r->binary)
+                  << T + 16 + 16 * legend++ << "' fill='" << colour(r->binary, binaries_)
                   << "'>" << r->binary << " (rep " << r->rep << ")</text>\n";
                 // The throttle, dashed, on the right-hand 0-100% scale.
                 if (r->throttle_timeline.empty()) {
                     continue;
                 }
                 throttled = true;
-                s << "<polyline fill='none' stroke='" << colour(r->binary)
+                s << "<polyline fill='none' stroke='" << colour(r->binary, binaries_)
                   << "' stroke-width='1' stroke-dasharray='4,3' points='";
                 for (const auto &p : r->throttle_timeline) {
                     s << x(p.t_ms / 1000.0) << ','

@@ -112,3 +112,37 @@ TEST(ReportMarkdown, LibvirtThrottleTableOnlyForLibvirtRuns)
     EXPECT_NE(md.find("| stock | 0 | 97 |"), std::string::npos) << md;
     EXPECT_NE(md.find("| fork | 95 | 97 |"), std::string::npos) << md;
 }
+
+// The binaries are the runs' own (migbench --binary NAME=PATH): stock
+// first, each other one compared with it.
+TEST(ReportMarkdown, AnyBinariesStockFirst)
+{
+    auto run = [](const std::string &binary, double ms) {
+        RunResult r;
+        r.scenario = "s";
+        r.binary = binary;
+        r.rep = 1;
+        r.status = "completed";
+        r.converged = true;
+        r.total_time_ms = ms;
+        return r;
+    };
+    std::string md =
+        Report({run("fork-a", 500), run("stock", 2000), run("fork-b", 1000)})
+            .markdown("");
+    auto stock = md.find("| stock | 1/1 | 2000 |");
+    auto a = md.find("| fork-a | 1/1 | 500 |");
+    auto b = md.find("| fork-b | 1/1 | 1000 |");
+    ASSERT_NE(stock, std::string::npos) << md;
+    ASSERT_NE(a, std::string::npos) << md;
+    ASSERT_NE(b, std::string::npos) << md;
+    EXPECT_LT(stock, a);
+    EXPECT_LT(a, b);
+    EXPECT_NE(md.find("fork-a/stock median total time: 0.25"), std::string::npos)
+        << md;
+    EXPECT_NE(md.find("fork-b/stock median total time: 0.50"), std::string::npos)
+        << md;
+    // Without stock there is nothing to compare with.
+    EXPECT_EQ(Report({run("x", 1), run("y", 2)}).markdown("").find("/stock"),
+              std::string::npos);
+}

@@ -24,10 +24,12 @@ struct Spread {
 };
 
 // The results of a migbench run: one CSV row per run, a Markdown table of
-// medians and ranges per scenario and binary, and SVG plots.
+// medians and ranges per scenario and binary, with each binary's median
+// total time against stock's, and SVG plots.
 class Report {
 public:
-    explicit Report(std::vector<RunResult> runs) : runs_(std::move(runs)) {}
+    // The binaries are the runs' own, stock first where it ran.
+    explicit Report(std::vector<RunResult> runs);
 
     // Each writer throws (see write_file) when its file cannot be written.
     void write_csv(const std::filesystem::path &file) const;
@@ -46,6 +48,7 @@ private:
                           const std::string &field_title,
                           const std::string &throttle_title) const;
     std::vector<RunResult> runs_;
+    std::vector<std::string> binaries_;
 };
 
 } // namespace miglab
