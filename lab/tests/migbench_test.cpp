@@ -110,6 +110,33 @@ TEST(Migbench, RepsMustBeAWholeNumber)
     }
 }
 
+// --binary NAME=PATH: a malformed or repeated one, or --only naming none
+// of them, is a usage error that says which.
+TEST(Migbench, BinaryListErrors)
+{
+    TempDir dir;
+    const std::string scenario = MIGLAB_SCENARIO_DIR "/demo.json";
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+        {{"--binary", "a"}, "--binary takes NAME=PATH, got 'a'"},
+        {{"--binary", "=/x"}, "--binary takes NAME=PATH, got '=/x'"},
+        {{"--binary", "a=/x", "--binary", "a=/y"}, "--binary a given twice"},
+        {{"--binary", "a=/nonexistent"}, "no a binary at /nonexistent"},
+        {{"--binary", "a=/bin/true", "--only", "b"},
+         "--only b names no binary of this run"},
+    };
+    for (const auto &[args, message] : cases) {
+        std::vector<std::string> argv{MIGLAB_MIGBENCH};
+        argv.insert(argv.end(), args.begin(), args.end());
+        argv.push_back(scenario);
+        test::ToolProcess mb(argv, {}, dir.path() / "migbench.log");
+        auto st = mb.wait(std::chrono::seconds(60));
+        ASSERT_TRUE(st.has_value());
+        EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 2) << message;
+        EXPECT_NE(mb.output().find("migbench: " + message), std::string::npos)
+            << mb.output();
+    }
+}
+
 // A whole run as a user starts it, on the smallest guest: one repetition
 // per binary (the fork stands in for both, as make check builds no stock
 // twin), and every report file written with a row per run.
