@@ -221,6 +221,200 @@ void record_ram(RunResult &r, const RamDigest &src, const RamDigest *dst,
     }
 }
 
+namespace {
+
+// KVM's counters over the migration window: guest page faults and, with
+// the fork's dirty ring, kicks, flushes and the rings' dirty rate.
+class KvmCounters {
+public:
+    void start(QemuProcess &vm)
+    {
+        faults_ = vcpu_stat_sum(vm, "pf_taken");
+        ring_ = dirty_ring_info(vm);
+    }
+    // While migrating: one sample of the rings' dirty rate.
+    void sample(QemuProcess &vm)
+    {
+        if (ring_.is_null()) {
+            return;
+        }
+        Json ring = dirty_ring_info(vm);
+        if (!ring.is_null()) {
+            rates_.push_back(json_count(ring, "dirty-rate"));
+        }
+    }
+    void finish(QemuProcess &vm, RunResult &r)
+    {
+        const double secs = r.migration_s();
+        auto faults = vcpu_stat_sum(vm, "pf_taken");
+        if (faults_ && faults) {
+            r.faults_per_s = (*faults - *faults_) / secs;
+        }
+        Json ring = dirty_ring_info(vm);
+        if (!ring_.is_null() && !ring.is_null()) {
+            r.kick_alls = json_count(ring, "kick-alls") -
+                          json_count(ring_, "kick-alls");
+            r.flushes = json_count(ring, "flushes") - json_count(ring_, "flushes");
+        }
+        if (!rates_.empty()) {
+            std::nth_element(rates_.begin(), rates_.begin() + rates_.size() / 2,
+                             rates_.end());
+            r.ring_dirty_rate = rates_[rates_.size() / 2];
+        }
+    }
+
+private:
+    std::optional<double> faults_;
+    Json ring_;
+    std::vector<double> rates_;
+};
+
+// One measured migration, phase by phase (run_once).
+class OneRun {
+public:
+    OneRun(const Scenario &s, const Binary &binary, const LabPaths &paths,
+           RunResult &r)
+        : s_(s), r_(r), dir_("migbench"),
+          pair_({binary.path, guest_args(s, paths, dir_.path())}, dir_.path()),
+          probe_(s.kind().probe(dir_.path())), sampler_(*probe_, r, Clock::now())
+    {
+        r_.work_unit = probe_->unit();
+    }
+
+    // The guest works; its throughput before the migration, and the
+    // slowest worker vCPU's rate.
+    void baseline()
+    {
+        wait_for_guest(*probe_, pair_.source());
+        sampler_.sample(pair_.source());
+        const auto work0 = probe_->per_vcpu_work();
+        const double t0 = sampler_.ms_since_start();
+        auto end = Clock::now() + baseline_period;
+        while (Clock::now() < end) {
+            std::this_thread::sleep_for(sample_period);
+            sampler_.sample(pair_.source());
+        }
+        r_.migration_start_ms = sampler_.ms_since_start();
+        const auto work1 = probe_->per_vcpu_work();
+        for (size_t i = 0; i < work0.size() && i < work1.size(); ++i) {
+            double rate = (work1[i] - work0[i]) * 1000.0 /
+                          (r_.migration_start_ms - t0);
+            r_.min_vcpu_rate = std::min(r_.min_vcpu_rate.value_or(rate), rate);
+        }
+        probe_->reset_worst_pass();
+    }
+
+    // The migration, sampling the guest, the throttle and KVM's counters.
+    void migrate()
+    {
+        const double epoch_start = epoch_s();
+        KvmCounters kvm;
+        if (uses_kvm(s_)) {
+            kvm.start(pair_.source());
+        }
+        if (s_.stopped) {
+            pair_.source().qmp().execute("stop");
+        }
+        pair_.start(s_.setup);
+        const auto suspend_at =
+            Clock::now() + std::chrono::seconds(s_.suspend_after_s);
+        bool suspended = false;
+        MigrationResult m = pair_.wait(
+            std::chrono::seconds(s_.time_limit_s),
+            [&](const Json &info) {
+                if (s_.suspend_after_s && !suspended &&
+                    Clock::now() >= suspend_at) {
+                    pair_.source().qmp().execute("stop");
+                    suspended = true;
+                }
+                if (info.value("status", "") == "active") {
+                    r_.throttle_pct = info.value("cpu-throttle-percentage",
+                                                 r_.throttle_pct);
+                    r_.throttle_timeline.push_back(
+                        {sampler_.ms_since_start(),
+                         info.value("cpu-throttle-percentage", 0)});
+                    sampler_.sample(pair_.source());
+                    kvm.sample(pair_.source());
+                }
+            },
+            sample_period);
+        r_.migration_end_ms = sampler_.ms_since_start();
+        if (uses_kvm(s_) && r_.migration_s() > 0) {
+            kvm.finish(pair_.source(), r_);
+            if (s_.accel.find("dirty-ring-size") != std::string::npos) {
+                auto log = trace_log_path(dir_.path(), pair_.source().pid());
+                r_.ring_full_per_s =
+                    static_cast<double>(
+                        count_ring_full(log, epoch_start, epoch_s())) /
+                    r_.migration_s();
+            }
+        }
+        if (auto w = probe_->worst_pass_us()) {
+            r_.worst_pass_ms = *w / 1000.0;
+        }
+        r_.status = m.status;
+        r_.converged = m.converged();
+        fill_from_query_migrate(r_, m.info);
+        if (!r_.converged) {
+            r_.total_time_ms = m.wall_ms;
+            pair_.source().qmp().execute("stop");
+        }
+    }
+
+    // The source's RAM against the destination's, and what the guest
+    // kind checks beyond it.
+    void integrity()
+    {
+        RamDigest src = RamDigest::of(pair_.source(), dir_.path());
+        record_ram(r_, src, nullptr, s_.bandwidth());
+        if (!r_.converged) {
+            return;
+        }
+        RamDigest dst = RamDigest::of(pair_.destination(), dir_.path());
+        record_ram(r_, src, &dst, s_.bandwidth());
+        if (r_.ram_equal) {
+            if (auto bad = s_.kind().check_destination(pair_.destination(),
+                                                       dir_.path())) {
+                r_.ram_equal = false;
+                r_.status = "error";
+                r_.error = *bad;
+            }
+        }
+    }
+
+    // The destination's non-iterable load (switchover scenarios).
+    void load_window()
+    {
+        if (!r_.converged || s_.devices.empty()) {
+            return;
+        }
+        if (auto w = parse_load_window(
+                trace_log_path(dir_.path(), pair_.destination().pid()))) {
+            r_.load_time_ms = w->load_ms;
+            r_.load_flatviews = static_cast<double>(w->flatviews);
+            r_.load_flushes = static_cast<double>(w->flushes);
+        }
+    }
+
+    // What the migration cost the guest, from the samples.
+    void impact()
+    {
+        compute_guest_impact(r_);
+        compute_throttle_release(r_, {s_.stress.value("burst_ms", 0.0),
+                                      s_.stress.value("idle_ms", 0.0)});
+    }
+
+private:
+    const Scenario &s_;
+    RunResult &r_;
+    TempDir dir_;
+    VmPair pair_;
+    std::unique_ptr<GuestProbe> probe_;
+    Sampler sampler_;
+};
+
+} // namespace
+
 RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
                    const LabPaths &paths)
 {
@@ -228,132 +422,13 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
     r.scenario = s.name;
     r.binary = binary.name;
     r.rep = rep;
-    TempDir dir("migbench");
     try {
-        VmPair pair({binary.path, guest_args(s, paths, dir.path())},
-                    dir.path());
-        auto probe = s.kind().probe(dir.path());
-        r.work_unit = probe->unit();
-        wait_for_guest(*probe, pair.source());
-        Sampler sampler(*probe, r, Clock::now());
-        sampler.sample(pair.source());
-        const auto vcpu_work0 = probe->per_vcpu_work();
-        const double vcpu_t0 = sampler.ms_since_start();
-        auto baseline_end = Clock::now() + baseline_period;
-        while (Clock::now() < baseline_end) {
-            std::this_thread::sleep_for(sample_period);
-            sampler.sample(pair.source());
-        }
-        r.migration_start_ms = sampler.ms_since_start();
-        const auto vcpu_work1 = probe->per_vcpu_work();
-        for (size_t i = 0; i < vcpu_work0.size() && i < vcpu_work1.size(); ++i) {
-            double rate = (vcpu_work1[i] - vcpu_work0[i]) * 1000.0 /
-                          (r.migration_start_ms - vcpu_t0);
-            r.min_vcpu_rate = std::min(r.min_vcpu_rate.value_or(rate), rate);
-        }
-        probe->reset_worst_pass();
-        const double epoch_start = epoch_s();
-        std::optional<double> faults_start;
-        Json ring_start;
-        std::vector<double> ring_rates;
-        if (uses_kvm(s)) {
-            faults_start = vcpu_stat_sum(pair.source(), "pf_taken");
-            ring_start = dirty_ring_info(pair.source());
-        }
-        if (s.stopped) {
-            pair.source().qmp().execute("stop");
-        }
-        pair.start(s.setup);
-        const auto suspend_at =
-            Clock::now() + std::chrono::seconds(s.suspend_after_s);
-        bool suspended = false;
-        MigrationResult m = pair.wait(
-            std::chrono::seconds(s.time_limit_s),
-            [&](const Json &info) {
-                if (s.suspend_after_s && !suspended &&
-                    Clock::now() >= suspend_at) {
-                    pair.source().qmp().execute("stop");
-                    suspended = true;
-                }
-                if (info.value("status", "") == "active") {
-                    r.throttle_pct = info.value("cpu-throttle-percentage",
-                                                r.throttle_pct);
-                    r.throttle_timeline.push_back(
-                        {sampler.ms_since_start(),
-                         info.value("cpu-throttle-percentage", 0)});
-                    sampler.sample(pair.source());
-                    if (!ring_start.is_null()) {
-                        Json ring = dirty_ring_info(pair.source());
-                        if (!ring.is_null()) {
-                            ring_rates.push_back(json_count(ring, "dirty-rate"));
-                        }
-                    }
-                }
-            },
-            sample_period);
-        r.migration_end_ms = sampler.ms_since_start();
-        if (uses_kvm(s) && r.migration_s() > 0) {
-            const double secs = r.migration_s();
-            auto faults_end = vcpu_stat_sum(pair.source(), "pf_taken");
-            if (faults_start && faults_end) {
-                r.faults_per_s = (*faults_end - *faults_start) / secs;
-            }
-            Json ring_end = dirty_ring_info(pair.source());
-            if (!ring_start.is_null() && !ring_end.is_null()) {
-                r.kick_alls = json_count(ring_end, "kick-alls") -
-                              json_count(ring_start, "kick-alls");
-                r.flushes = json_count(ring_end, "flushes") -
-                            json_count(ring_start, "flushes");
-            }
-            if (!ring_rates.empty()) {
-                std::nth_element(ring_rates.begin(),
-                                 ring_rates.begin() + ring_rates.size() / 2,
-                                 ring_rates.end());
-                r.ring_dirty_rate = ring_rates[ring_rates.size() / 2];
-            }
-            if (s.accel.find("dirty-ring-size") != std::string::npos) {
-                auto log = trace_log_path(dir.path(), pair.source().pid());
-                r.ring_full_per_s =
-                    static_cast<double>(count_ring_full(log, epoch_start,
-                                                        epoch_s())) /
-                    secs;
-            }
-        }
-        if (auto w = probe->worst_pass_us()) {
-            r.worst_pass_ms = *w / 1000.0;
-        }
-        r.status = m.status;
-        r.converged = m.converged();
-        fill_from_query_migrate(r, m.info);
-        if (!r.converged) {
-            r.total_time_ms = m.wall_ms;
-            pair.source().qmp().execute("stop");
-        }
-        RamDigest src = RamDigest::of(pair.source(), dir.path());
-        record_ram(r, src, nullptr, s.bandwidth());
-        if (r.converged) {
-            RamDigest dst = RamDigest::of(pair.destination(), dir.path());
-            record_ram(r, src, &dst, s.bandwidth());
-            if (r.ram_equal) {
-                if (auto bad = s.kind().check_destination(pair.destination(),
-                                                          dir.path())) {
-                    r.ram_equal = false;
-                    r.status = "error";
-                    r.error = *bad;
-                }
-            }
-        }
-        if (r.converged && !s.devices.empty()) {
-            if (auto w = parse_load_window(
-                    trace_log_path(dir.path(), pair.destination().pid()))) {
-                r.load_time_ms = w->load_ms;
-                r.load_flatviews = static_cast<double>(w->flatviews);
-                r.load_flushes = static_cast<double>(w->flushes);
-            }
-        }
-        compute_guest_impact(r);
-        compute_throttle_release(
-            r, {s.stress.value("burst_ms", 0.0), s.stress.value("idle_ms", 0.0)});
+        OneRun run(s, binary, paths, r);
+        run.baseline();
+        run.migrate();
+        run.integrity();
+        run.load_window();
+        run.impact();
     } catch (const std::exception &e) {
         r.status = "error";
         r.error = e.what();
