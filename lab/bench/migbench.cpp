@@ -39,6 +39,7 @@ const char usage[] =
     "                  virsh migrate --live --p2p [--auto-converge] to a\n"
     "                  second (as root; Linux guests under TCG, bare guests\n"
     "                  under KVM)\n"
+    "  --columns       print the columns of results.csv (Markdown) and exit\n"
     "Writes results.csv, results.md and SVG plots; prints the table.\n";
 
 struct Options {
@@ -55,6 +56,17 @@ struct Options {
     std::string via = "qmp";
     std::vector<Binary> binaries; // --binary, in the order given
 };
+
+// The columns of results.csv as docs/lab.md lists them.
+std::string columns_markdown()
+{
+    std::ostringstream o;
+    o << "| column | unit | what |\n| --- | --- | --- |\n";
+    for (const auto &c : report_columns()) {
+        o << "| `" << c.name << "` | " << c.unit << " | " << c.what << " |\n";
+    }
+    return o.str();
+}
 
 [[noreturn]] void fail(const std::string &msg)
 {
@@ -75,6 +87,9 @@ Options parse(int argc, char **argv)
         };
         if (a == "-h" || a == "--help") {
             std::cout << usage;
+            std::exit(0);
+        } else if (a == "--columns") {
+            std::cout << columns_markdown();
             std::exit(0);
         } else if (a == "--reps") {
             std::string v = value();

@@ -118,7 +118,112 @@ void ratio_lines(std::ostream &o, std::map<std::string, double> &median,
     }
 }
 
+using Get = std::function<std::optional<double>(const RunResult &)>;
+
+// A number column: CSV cell with prec decimals ("n/a" when unset).
+Column number(const char *name, const char *unit, const char *what, int prec,
+              Get get, const char *title = nullptr, int rank = 0,
+              Get shown = {}, int shown_prec = -1)
+{
+    return {name, unit, what, prec,
+            [get, prec](const RunResult &r) { return opt(get(r), prec); },
+            title ? title : "", rank, shown ? shown : get,
+            shown_prec < 0 ? prec : shown_prec};
+}
+
+Column word(const char *name, const char *what,
+            std::function<std::string(const RunResult &)> cell)
+{
+    return {name, "", what, 0, std::move(cell), "", 0, {}, 0};
+}
+
+std::string yes_no(bool b)
+{
+    return b ? "yes" : "no";
+}
+
 } // namespace
+
+const std::vector<Column> &report_columns()
+{
+    // CSV order: append new columns at the end, so that older CSVs keep
+    // theirs. rank orders the Markdown's main table (0: not in it).
+    static const std::vector<Column> columns{
+        word("scenario", "scenario name", [](auto &r) { return r.scenario; }),
+        word("binary", "binary (stock, fork, or --binary NAME)",
+             [](auto &r) { return r.binary; }),
+        word("rep", "repetition, from 1",
+             [](auto &r) { return std::to_string(r.rep); }),
+        word("converged", "the migration completed",
+             [](auto &r) { return yes_no(r.converged); }),
+        number("total_time_ms", "ms", "QEMU's total-time (wall time when it did not complete)", 0,
+               [](auto &r) { return r.total_time_ms; }, "total time ms", 1),
+        number("downtime_ms", "ms", "QEMU's downtime", 0,
+               [](auto &r) { return r.downtime_ms; }, "downtime ms", 2,
+               converged_downtime),
+        number("transferred_bytes", "bytes", "RAM bytes sent", 0,
+               [](auto &r) { return static_cast<double>(r.transferred_bytes); },
+               "transferred MiB", 3,
+               [](auto &r) { return r.transferred_bytes / 1048576.0; }),
+        number("perf_drop_ms", "ms", "time the guest ran below 50% of its pre-migration rate", 0,
+               [](auto &r) { return r.perf_drop_ms; }, "perf drop ms", 6),
+        number("work_lost", "fraction", "guest work not done while migrating, of what it would have done", 3,
+               [](auto &r) { return r.work_lost; }, "work lost", 7),
+        number("lower_bound_ms", "ms", "non-zero RAM / bandwidth", 0,
+               [](auto &r) { return r.lower_bound_ms; }, "lower bound ms", 11),
+        number("setup_time_ms", "ms", "QEMU's setup-time", 0,
+               [](auto &r) { return r.setup_time_ms; }),
+        number("dirty_sync_count", "", "dirty bitmap syncs", 0,
+               [](auto &r) { return static_cast<double>(r.dirty_sync_count); },
+               "dirty syncs", 4),
+        number("throttle_pct", "%", "last auto-converge throttle seen while migrating", 0,
+               [](auto &r) { return static_cast<double>(r.throttle_pct); },
+               "final throttle %", 5),
+        number("efficiency", "", "lower bound / total time", 3,
+               [](auto &r) { return r.efficiency(); }, "efficiency", 12),
+        word("ram_equal", "source and destination RAM digests equal",
+             [](auto &r) { return yes_no(r.ram_equal); }),
+        word("status", "completed, failed, cancelled, timeout or error",
+             [](auto &r) { return r.status; }),
+        number("worst_pass_ms", "ms", "the guest's slowest pass while migrating", 0,
+               [](auto &r) { return r.worst_pass_ms; }, "worst pass ms", 10),
+        number("baseline_rate", "work/s", "guest throughput before the migration (median)", 0,
+               [](auto &r) { return r.baseline_rate; }),
+        number("rate_during", "work/s", "mean guest throughput while migrating", 0,
+               [](auto &r) { return r.rate_during; }),
+        number("rate_during_ratio", "", "rate_during / baseline_rate", 4,
+               [](auto &r) { return r.rate_during_ratio(); },
+               "guest during/before", 9,
+               [](auto &r) { return r.rate_during_ratio(); }, 3),
+        number("ring_full_per_s", "1/s", "KVM dirty-ring-full exits per second while migrating", 1,
+               [](auto &r) { return r.ring_full_per_s; }, "ring-full exits/s", 13),
+        number("faults_per_s", "1/s", "guest page faults KVM took per second while migrating", 0,
+               [](auto &r) { return r.faults_per_s; }, "guest faults/s", 14),
+        number("min_vcpu_rate", "work/s", "the slowest worker vCPU's rate before migrating", 0,
+               [](auto &r) { return r.min_vcpu_rate; }),
+        number("ring_dirty_rate", "pages/s", "median dirty rate of the fork's rings while migrating", 0,
+               [](auto &r) { return r.ring_dirty_rate; }),
+        number("kick_alls", "", "the fork's kicks of all vCPUs during the migration", 0,
+               [](auto &r) { return r.kick_alls; }),
+        number("flushes", "", "the fork's dirty ring flushes during the migration", 0,
+               [](auto &r) { return r.flushes; }),
+        number("load_time_ms", "ms", "the destination's non-iterable load", 1,
+               [](auto &r) { return r.load_time_ms; }),
+        number("load_flatviews", "", "flat views rendered in that load", 0,
+               [](auto &r) { return r.load_flatviews; }),
+        number("load_flushes", "", "the fork's early commits in that load", 0,
+               [](auto &r) { return r.load_flushes; }),
+        number("lost_work_s", "s", "guest work lost, in seconds of its pre-migration throughput", 2,
+               [](auto &r) { return r.lost_work_s; }, "lost work s", 8),
+        number("differing_pages", "", "pages whose digests differ after migration", 0,
+               [](auto &r) { return r.differing_pages; }),
+        number("throttle_release_ms", "ms", "bursty guests: longest time from a burst's end to a throttle of 10% or less", 0,
+               [](auto &r) { return r.throttle_release_ms; }),
+        number("completed_throttle_pct", "%", "--via libvirt: the throttle domjobinfo --completed reported", 0,
+               [](auto &r) { return r.completed_throttle_pct; }),
+    };
+    return columns;
+}
 
 void write_file(const std::filesystem::path &file, const std::string &text)
 {
@@ -209,34 +314,17 @@ std::vector<const RunResult *> Report::runs_of(const std::string &scenario,
 
 void Report::write_csv(const std::filesystem::path &file) const
 {
+    const auto &columns = report_columns();
     std::ostringstream o;
-    o << "scenario,binary,rep,converged,total_time_ms,downtime_ms,"
-         "transferred_bytes,perf_drop_ms,work_lost,lower_bound_ms,"
-         "setup_time_ms,dirty_sync_count,throttle_pct,efficiency,"
-         "ram_equal,status,worst_pass_ms,baseline_rate,rate_during,"
-         "rate_during_ratio,ring_full_per_s,faults_per_s,min_vcpu_rate,"
-         "ring_dirty_rate,kick_alls,flushes,load_time_ms,load_flatviews,"
-         "load_flushes,lost_work_s,differing_pages,throttle_release_ms,"
-         "completed_throttle_pct\n";
+    for (size_t i = 0; i < columns.size(); ++i) {
+        o << (i ? "," : "") << columns[i].name;
+    }
+    o << '\n';
     for (const auto &r : runs_) {
-        o << r.scenario << ',' << r.binary << ',' << r.rep << ','
-          << (r.converged ? "yes" : "no") << ',' << fmt(r.total_time_ms) << ','
-          << fmt(r.downtime_ms) << ',' << r.transferred_bytes << ','
-          << opt(r.perf_drop_ms, 0) << ',' << opt(r.work_lost, 3) << ','
-          << fmt(r.lower_bound_ms) << ',' << fmt(r.setup_time_ms) << ','
-          << r.dirty_sync_count << ',' << r.throttle_pct << ','
-          << fmt(r.efficiency(), 3) << ',' << (r.ram_equal ? "yes" : "no")
-          << ',' << r.status << ',' << opt(r.worst_pass_ms, 0) << ','
-          << opt(r.baseline_rate, 0) << ',' << opt(r.rate_during, 0) << ','
-          << opt(r.rate_during_ratio(), 4) << ','
-          << opt(r.ring_full_per_s, 1) << ',' << opt(r.faults_per_s, 0)
-          << ',' << opt(r.min_vcpu_rate, 0) << ','
-          << opt(r.ring_dirty_rate, 0) << ',' << opt(r.kick_alls, 0) << ','
-          << opt(r.flushes, 0) << ',' << opt(r.load_time_ms, 1) << ','
-          << opt(r.load_flatviews, 0) << ',' << opt(r.load_flushes, 0)
-          << ',' << opt(r.lost_work_s, 2) << ',' << opt(r.differing_pages, 0)
-          << ',' << opt(r.throttle_release_ms, 0) << ','
-          << opt(r.completed_throttle_pct, 0) << '\n';
+        for (size_t i = 0; i < columns.size(); ++i) {
+            o << (i ? "," : "") << columns[i].cell(r);
+        }
+        o << '\n';
     }
     write_file(file, o.str());
 }
@@ -307,16 +395,26 @@ void Report::write_load_table(std::ostream &o, const std::string &sc) const
 
 std::string Report::markdown(const std::string &machine_note) const
 {
+    // The main table's columns, in their order.
+    std::vector<const Column *> shown;
+    for (const auto &c : report_columns()) {
+        if (c.rank) {
+            shown.push_back(&c);
+        }
+    }
+    std::sort(shown.begin(), shown.end(),
+              [](auto *a, auto *b) { return a->rank < b->rank; });
     std::ostringstream o;
     for (const auto &sc : scenarios()) {
-        o << "### " << sc << "\n\n"
-          << "| binary | converged | total time ms | downtime ms | "
-             "transferred MiB | dirty syncs | final throttle % | "
-             "perf drop ms | work lost | lost work s | guest during/before | "
-             "worst pass ms | lower bound ms | efficiency | "
-             "ring-full exits/s | guest faults/s |\n"
-          << "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | "
-             "--- | --- | --- | --- | --- | --- |\n";
+        o << "### " << sc << "\n\n| binary | converged |";
+        for (const Column *c : shown) {
+            o << " " << c->title << " |";
+        }
+        o << "\n| --- | --- |";
+        for (size_t i = 0; i < shown.size(); ++i) {
+            o << " --- |";
+        }
+        o << "\n";
         std::map<std::string, double> median_total;
         for (const auto &b : binaries_) {
             auto runs = runs_of(sc, b);
@@ -325,42 +423,11 @@ std::string Report::markdown(const std::string &machine_note) const
             }
             size_t conv = std::count_if(runs.begin(), runs.end(),
                                         [](auto *r) { return r->converged; });
-            o << "| " << b << " | " << conv << "/" << runs.size() << " | "
-              << spread_cell(runs, [](auto &r) { return r.total_time_ms; })
-              << " | "
-              << spread_cell(runs, converged_downtime)
-              << " | "
-              << spread_cell(runs, [](auto &r) {
-                     return r.transferred_bytes / 1048576.0;
-                 })
-              << " | "
-              << spread_cell(runs, [](auto &r) {
-                     return static_cast<double>(r.dirty_sync_count);
-                 })
-              << " | "
-              << spread_cell(runs, [](auto &r) {
-                     return static_cast<double>(r.throttle_pct);
-                 })
-              << " | "
-              << spread_cell(runs, [](auto &r) { return r.perf_drop_ms; })
-              << " | "
-              << spread_cell(runs, [](auto &r) { return r.work_lost; }, 3)
-              << " | "
-              << spread_cell(runs, [](auto &r) { return r.lost_work_s; }, 2)
-              << " | "
-              << spread_cell(runs, [](auto &r) { return r.rate_during_ratio(); },
-                             3)
-              << " | "
-              << spread_cell(runs, [](auto &r) { return r.worst_pass_ms; })
-              << " | "
-              << spread_cell(runs, [](auto &r) { return r.lower_bound_ms; })
-              << " | "
-              << spread_cell(runs, [](auto &r) { return r.efficiency(); }, 3)
-              << " | "
-              << spread_cell(runs, [](auto &r) { return r.ring_full_per_s; }, 1)
-              << " | "
-              << spread_cell(runs, [](auto &r) { return r.faults_per_s; })
-              << " |\n";
+            o << "| " << b << " | " << conv << "/" << runs.size() << " |";
+            for (const Column *c : shown) {
+                o << " " << spread_cell(runs, c->shown, c->shown_precision) << " |";
+            }
+            o << "\n";
             std::vector<double> t;
             for (auto *r : runs) {
                 t.push_back(r->total_time_ms);

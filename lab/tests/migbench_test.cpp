@@ -137,6 +137,25 @@ TEST(Migbench, BinaryListErrors)
     }
 }
 
+// docs/lab.md lists the CSV's columns as migbench --columns prints them
+// from the report's column table: the docs cannot drift from the code.
+TEST(Migbench, DocsListTheColumns)
+{
+    TempDir dir;
+    test::ToolProcess mb({MIGLAB_MIGBENCH, "--columns"}, {},
+                         dir.path() / "columns.md");
+    auto st = mb.wait(std::chrono::seconds(60));
+    ASSERT_TRUE(st && WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << mb.output();
+    const std::string columns = mb.output();
+    EXPECT_NE(columns.find("| `completed_throttle_pct` | % |"), std::string::npos);
+    std::ifstream in(MIGLAB_TOP "/docs/lab.md");
+    std::stringstream doc;
+    doc << in.rdbuf();
+    EXPECT_NE(doc.str().find(columns), std::string::npos)
+        << "docs/lab.md does not list the columns as migbench --columns "
+           "prints them:\n" << columns;
+}
+
 // A whole run as a user starts it, on the smallest guest: one repetition
 // per binary (the fork stands in for both, as make check builds no stock
 // twin), and every report file written with a row per run.

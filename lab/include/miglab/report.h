@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -15,6 +16,25 @@ namespace miglab {
 // file when a write or the close fails (a full disk must not leave a
 // truncated result behind a successful run).
 void write_file(const std::filesystem::path &file, const std::string &text);
+
+// One metric of a run, in one place: its CSV column, unit and meaning, its
+// CSV cell, and where it shows in the Markdown's main table (rank 1 is the
+// first column after binary and converged; 0: CSV only), with the value
+// shown there (the CSV's, or another scale: transferred bytes in MiB).
+struct Column {
+    std::string name;
+    std::string unit;
+    std::string what;
+    int precision = 0;
+    std::function<std::string(const RunResult &)> cell;
+    std::string title;
+    int rank = 0;
+    std::function<std::optional<double>(const RunResult &)> shown;
+    int shown_precision = 0;
+};
+
+// Every column of results.csv, in its order (migbench --columns).
+const std::vector<Column> &report_columns();
 
 // Median, minimum and maximum of some numbers.
 struct Spread {
