@@ -150,31 +150,25 @@ CommandResult run_command(const std::vector<std::string> &argv, Millis timeout)
     return r;
 }
 
-BackgroundCommand::BackgroundCommand(const std::vector<std::string> &argv,
-                                     std::filesystem::path log)
-    : argv_(argv), log_(std::move(log))
+pid_t spawn_logged(const std::vector<std::string> &argv,
+                   const std::filesystem::path &log)
 {
-    int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                    0644);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         throw std::system_error(errno, std::generic_category(),
-                                "open " + log_.string());
+                                "open " + log.string());
     }
     try {
-        pid_ = spawn(argv_, fd, fd);
+        pid_t pid = spawn(argv, fd, fd);
+        ::close(fd);
+        return pid;
     } catch (...) {
         ::close(fd);
         throw;
     }
-    ::close(fd);
 }
 
-BackgroundCommand::~BackgroundCommand()
-{
-    stop(Millis(2000));
-}
-
-bool BackgroundCommand::running()
+bool ChildProcess::running()
 {
     if (status_) {
         return false;
@@ -187,7 +181,7 @@ bool BackgroundCommand::running()
     return true;
 }
 
-std::optional<int> BackgroundCommand::wait(Millis timeout)
+std::optional<int> ChildProcess::wait(Millis timeout)
 {
     const auto deadline = Clock::now() + timeout;
     while (running()) {
@@ -199,7 +193,7 @@ std::optional<int> BackgroundCommand::wait(Millis timeout)
     return status_;
 }
 
-void BackgroundCommand::stop(Millis grace)
+void ChildProcess::stop(Millis grace)
 {
     if (!running()) {
         return;
@@ -209,6 +203,17 @@ void BackgroundCommand::stop(Millis grace)
         ::kill(pid_, SIGKILL);
         wait(Millis(10000));
     }
+}
+
+BackgroundCommand::BackgroundCommand(const std::vector<std::string> &argv,
+                                     std::filesystem::path log)
+    : argv_(argv), log_(std::move(log)), child_(spawn_logged(argv_, log_))
+{
+}
+
+BackgroundCommand::~BackgroundCommand()
+{
+    stop(Millis(2000));
 }
 
 std::string BackgroundCommand::output() const

@@ -25,6 +25,15 @@ unsigned dirty_ring_of(const std::string &accel)
     return at == std::string::npos ? 0 : std::stoul(accel.substr(at + key.size()));
 }
 
+// The scenario's size and the binary under test, on a domain of any kind.
+void size_domain(DomainSpec &d, const Scenario &s,
+                 const std::filesystem::path &emulator)
+{
+    d.emulator = emulator;
+    d.memory_mib = static_cast<unsigned>(s.memory_mib());
+    d.vcpus = s.smp;
+}
+
 // Firmware only: nothing dirties memory.
 class IdleKind : public GuestKind {
 public:
@@ -85,10 +94,8 @@ public:
                                      const LabPaths &paths) const override
     {
         LinuxDomainSpec d;
-        d.emulator = emulator;
+        size_domain(d, s, emulator);
         d.guest_dir = paths.guest_dir;
-        d.memory_mib = static_cast<unsigned>(s.memory_mib());
-        d.vcpus = s.smp;
         d.stress = s.stress;
         return {d.name, d.serial, domain_xml(d)};
     }
@@ -133,10 +140,8 @@ public:
                                      const LabPaths &paths) const override
     {
         BareDomainSpec d;
-        d.emulator = emulator;
+        size_domain(d, s, emulator);
         d.image = paths.bare_image;
-        d.memory_mib = static_cast<unsigned>(s.memory_mib());
-        d.vcpus = s.smp;
         d.settings = s.stress;
         d.dirty_ring = dirty_ring_of(s.accel);
         return {d.name, d.serial, domain_xml(d)};

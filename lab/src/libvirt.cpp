@@ -10,6 +10,7 @@
 #include "miglab/bare_guest.h"
 #include "miglab/bench_run.h"
 #include "miglab/poll.h"
+#include "miglab/xml.h"
 
 namespace miglab {
 
@@ -23,22 +24,6 @@ std::string trim(std::string s)
     s.erase(0, s.find_first_not_of(space));
     s.erase(s.find_last_not_of(space) + 1);
     return s;
-}
-
-std::string xml_escape(const std::string &s)
-{
-    std::string r;
-    for (char c : s) {
-        switch (c) {
-        case '&': r += "&amp;"; break;
-        case '<': r += "&lt;"; break;
-        case '>': r += "&gt;"; break;
-        case '\'': r += "&apos;"; break;
-        case '"': r += "&quot;"; break;
-        default: r += c;
-        }
-    }
-    return r;
 }
 
 std::string read_tail(const std::filesystem::path &file, size_t bytes)

@@ -18,44 +18,6 @@ namespace miglab {
 
 namespace {
 
-pid_t spawn(const std::vector<std::string> &argv_s,
-            const std::filesystem::path &log)
-{
-    std::vector<char *> argv;
-    for (const auto &a : argv_s) {
-        argv.push_back(const_cast<char *>(a.c_str()));
-    }
-    argv.push_back(nullptr);
-    int logfd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                       0644);
-    if (logfd < 0) {
-        throw std::system_error(errno, std::generic_category(),
-                                "open " + log.string());
-    }
-    pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    if (pid < 0) {
-        int err = errno;
-        ::close(logfd);
-        throw std::system_error(err, std::generic_category(), "fork");
-    }
-    if (pid == 0) {
-        // Only async-signal-safe calls until exec.
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() != parent) {
-            ::_exit(127);
-        }
-        int devnull = ::open("/dev/null", O_RDONLY);
-        ::dup2(devnull, 0);
-        ::dup2(logfd, 1);
-        ::dup2(logfd, 2);
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
-    }
-    ::close(logfd);
-    return pid;
-}
-
 Qmp connect_or_explain(const std::filesystem::path &sock, pid_t pid,
                        const std::filesystem::path &log)
 {
@@ -120,7 +82,7 @@ QemuProcess::QemuProcess(const std::filesystem::path &binary,
                          const std::filesystem::path &workdir,
                          const std::string &name)
     : name_(name), log_(workdir / (name + ".log")),
-      pid_(spawn([&] {
+      child_(spawn_logged([&] {
           std::vector<std::string> argv{binary.string()};
           argv.insert(argv.end(), args.begin(), args.end());
           argv.push_back("-qmp");
@@ -130,7 +92,7 @@ QemuProcess::QemuProcess(const std::filesystem::path &binary,
           argv.push_back(name + ",debug-threads=on");
           return argv;
       }(), workdir / (name + ".log"))),
-      qmp_(connect_or_explain(workdir / (name + ".qmp"), pid_,
+      qmp_(connect_or_explain(workdir / (name + ".qmp"), child_.pid(),
                               workdir / (name + ".log")))
 {
 }
@@ -151,44 +113,6 @@ std::string QemuProcess::log_tail(size_t bytes) const
     ss << in.rdbuf();
     std::string s = ss.str();
     return s.size() > bytes ? s.substr(s.size() - bytes) : s;
-}
-
-bool QemuProcess::running()
-{
-    if (status_) {
-        return false;
-    }
-    int st;
-    pid_t r = ::waitpid(pid_, &st, WNOHANG);
-    if (r == pid_) {
-        status_ = st;
-        return false;
-    }
-    return true;
-}
-
-std::optional<int> QemuProcess::wait_exit(Millis timeout)
-{
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (running()) {
-        if (std::chrono::steady_clock::now() >= deadline) {
-            return std::nullopt;
-        }
-        std::this_thread::sleep_for(Millis(20));
-    }
-    return status_;
-}
-
-void QemuProcess::stop(Millis grace)
-{
-    if (!running()) {
-        return;
-    }
-    ::kill(pid_, SIGTERM);
-    if (!wait_exit(grace)) {
-        ::kill(pid_, SIGKILL);
-        wait_exit(Millis(10000));
-    }
 }
 
 std::string QemuProcess::run_state()

@@ -12,6 +12,8 @@
 #include <system_error>
 #include <unistd.h>
 
+#include "miglab/xml.h"
+
 namespace miglab {
 
 namespace {
@@ -70,20 +72,6 @@ std::string spread_cell(const std::vector<const RunResult *> &runs,
     }
     return fmt(s.median, prec) + " (" + fmt(s.min, prec) + "-" +
            fmt(s.max, prec) + ")";
-}
-
-std::string xml_escape(const std::string &s)
-{
-    std::string o;
-    for (char c : s) {
-        switch (c) {
-        case '<': o += "&lt;"; break;
-        case '>': o += "&gt;"; break;
-        case '&': o += "&amp;"; break;
-        default: o += c;
-        }
-    }
-    return o;
 }
 
 // Stock red, the fork blue, other binaries from a palette by their place.

@@ -30,6 +30,29 @@ CommandResult run_command(const std::vector<std::string> &argv, Millis timeout);
 // The command line as one string, for messages.
 std::string command_line(const std::vector<std::string> &argv);
 
+// A child process of ours, by its PID: whether it runs (reaping it once it
+// has exited), its wait status then, and stopping it.
+class ChildProcess {
+public:
+    explicit ChildProcess(pid_t pid) : pid_(pid) {}
+    pid_t pid() const { return pid_; }
+    bool running();
+    // Waits up to timeout; the wait status once it has exited.
+    std::optional<int> wait(Millis timeout);
+    // SIGTERM, then SIGKILL after grace.
+    void stop(Millis grace);
+
+private:
+    pid_t pid_;
+    std::optional<int> status_;
+};
+
+// Starts argv (argv[0] looked up on PATH) with stdin from /dev/null and
+// stdout and stderr into log (created or truncated); the child dies with
+// us (PR_SET_PDEATHSIG). Its PID.
+pid_t spawn_logged(const std::vector<std::string> &argv,
+                   const std::filesystem::path &log);
+
 // A command running in the background with its stdout and stderr in a
 // file. Killed, by its PID, when the object goes, if it still runs; like
 // every process the lab starts it also dies with the harness
@@ -42,20 +65,19 @@ public:
     BackgroundCommand(const BackgroundCommand &) = delete;
     BackgroundCommand &operator=(const BackgroundCommand &) = delete;
 
-    pid_t pid() const { return pid_; }
+    pid_t pid() const { return child_.pid(); }
     const std::vector<std::string> &argv() const { return argv_; }
-    bool running();
+    bool running() { return child_.running(); }
     // Waits up to timeout; the wait status once it has exited.
-    std::optional<int> wait(Millis timeout);
+    std::optional<int> wait(Millis timeout) { return child_.wait(timeout); }
     // SIGTERM, then SIGKILL after grace.
-    void stop(Millis grace = Millis(3000));
+    void stop(Millis grace = Millis(3000)) { child_.stop(grace); }
     std::string output() const;
 
 private:
     std::vector<std::string> argv_;
     std::filesystem::path log_;
-    pid_t pid_ = -1;
-    std::optional<int> status_;
+    ChildProcess child_;
 };
 
 // A TCP port on 127.0.0.1 that nothing listens on right now (the kernel's

@@ -145,35 +145,41 @@ private:
     std::unique_ptr<BackgroundCommand> unshare_;
 };
 
+// What every lab domain has: its name, the binary that runs it, its size,
+// and its console file as the daemon sees it.
+struct DomainSpec {
+    std::string name;
+    std::filesystem::path emulator;
+    unsigned memory_mib = 1024;
+    unsigned vcpus = 2;
+    std::filesystem::path serial;
+
+    // A domain of name with its console in libvirt's QEMU log directory.
+    DomainSpec(const std::string &domain, unsigned mib)
+        : name(domain), memory_mib(mib),
+          serial("/var/log/libvirt/qemu/" + domain + ".serial") {}
+};
+
 // Direct kernel boot of the lab's Linux stress guest (tools/build-guest:
 // vmlinuz, initrd.img whose /init is miglab-stress) under TCG, as
 // migbench's "linux" guest runs: i440fx, no default devices, console on
 // ttyS0 written to a file, miglab_<key>=<value> stress settings on the
 // kernel command line.
-struct LinuxDomainSpec {
-    std::string name = "miglab-linux";
-    std::filesystem::path emulator;
+struct LinuxDomainSpec : DomainSpec {
+    LinuxDomainSpec() : DomainSpec("miglab-linux", 1024) {}
     std::filesystem::path guest_dir;
-    unsigned memory_mib = 1024;
-    unsigned vcpus = 2;
     Json stress = Json::object();
-    // The console file, as the daemon sees it.
-    std::filesystem::path serial = "/var/log/libvirt/qemu/miglab-linux.serial";
 };
 std::string domain_xml(const LinuxDomainSpec &spec);
 
 // The lab's bare ring-3 stress guest (build/lab/bare.bin as -bios, its
 // settings as the fw_cfg file opt/miglab/bare) under KVM with the dirty
 // ring of dirty_ring entries (0: the dirty bitmap).
-struct BareDomainSpec {
-    std::string name = "miglab-bare";
-    std::filesystem::path emulator;
+struct BareDomainSpec : DomainSpec {
+    BareDomainSpec() : DomainSpec("miglab-bare", 512) {}
     std::filesystem::path image;
-    unsigned memory_mib = 512;
-    unsigned vcpus = 2;
     Json settings = Json::object();
     unsigned dirty_ring = 4096;
-    std::filesystem::path serial = "/var/log/libvirt/qemu/miglab-bare.serial";
 };
 std::string domain_xml(const BareDomainSpec &spec);
 

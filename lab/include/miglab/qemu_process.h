@@ -7,6 +7,7 @@
 #include <sys/types.h>
 #include <vector>
 
+#include "miglab/command.h"
 #include "miglab/guest_vm.h"
 #include "miglab/qmp.h"
 
@@ -35,7 +36,7 @@ public:
     {
         return qmp_.execute(command, args);
     }
-    pid_t pid() const { return pid_; }
+    pid_t pid() const { return child_.pid(); }
     const std::string &name() const override { return name_; }
     const std::filesystem::path &log_path() const { return log_; }
     // The guest's serial console, as VmPair connects it.
@@ -47,19 +48,18 @@ public:
     std::string log_tail(size_t bytes = 2000) const;
 
     // Whether the process still runs (reaps it if it has exited).
-    bool running();
+    bool running() { return child_.running(); }
     // Waits up to timeout for the process to exit; its wait status if so.
-    std::optional<int> wait_exit(Millis timeout);
+    std::optional<int> wait_exit(Millis timeout) { return child_.wait(timeout); }
     // SIGTERM, then SIGKILL if it has not exited after grace.
-    void stop(Millis grace = Millis(3000));
+    void stop(Millis grace = Millis(3000)) { child_.stop(grace); }
     // The guest's run state as query-status says it ("running", ...).
     std::string run_state();
 
 private:
     std::string name_;
     std::filesystem::path log_;
-    pid_t pid_ = -1;
-    std::optional<int> status_;
+    ChildProcess child_;
     Qmp qmp_;
 };
 
