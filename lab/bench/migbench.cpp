@@ -116,8 +116,8 @@ Options parse(int argc, char **argv)
             o.qemu_src = value();
         } else if (a == "--accel") {
             o.accel = value();
-            if (o.accel.rfind("tcg", 0) != 0 && o.accel.rfind("kvm", 0) != 0) {
-                fail("--accel takes tcg[,...] or kvm[,...]");
+            if (auto bad = Scenario::bad_accel(o.accel)) {
+                fail("--accel " + *bad);
             }
         } else if (a == "--via") {
             o.via = value();

@@ -57,11 +57,6 @@ private:
     double last_t_ = -1, last_work_ = 0;
 };
 
-bool uses_kvm(const Scenario &s)
-{
-    return s.accel.rfind("kvm", 0) == 0;
-}
-
 double epoch_s()
 {
     return std::chrono::duration<double>(
@@ -141,10 +136,9 @@ std::string linux_guest_cmdline(const Json &stress)
     return append;
 }
 
-namespace {
-
-std::vector<std::string> guest_args(const Scenario &s, const LabPaths &paths,
-                                    const std::filesystem::path &dir)
+std::vector<std::string> scenario_vm_args(const Scenario &s,
+                                          const LabPaths &paths,
+                                          const std::filesystem::path &dir)
 {
     std::vector<std::string> a = pc_machine_args(s.accel, s.memory, s.smp);
     if (!s.numa.empty()) {
@@ -152,7 +146,7 @@ std::vector<std::string> guest_args(const Scenario &s, const LabPaths &paths,
         a.insert(a.end(), numa.begin(), numa.end());
     }
     std::vector<std::string> events;
-    if (uses_kvm(s)) {
+    if (s.uses_kvm()) {
         // Ring-full exits, counted per migration window (trace-<pid>.log).
         events.push_back("kvm_dirty_ring_full");
     }
@@ -173,6 +167,8 @@ std::vector<std::string> guest_args(const Scenario &s, const LabPaths &paths,
     a.insert(a.end(), guest.begin(), guest.end());
     return a;
 }
+
+namespace {
 
 // Waits until the guest reports work and that work grows.
 void wait_for_guest(GuestProbe &probe, QemuProcess &vm)
@@ -275,7 +271,7 @@ public:
     OneRun(const Scenario &s, const Binary &binary, const LabPaths &paths,
            RunResult &r)
         : s_(s), r_(r), dir_("migbench"),
-          pair_({binary.path, guest_args(s, paths, dir_.path())}, dir_.path()),
+          pair_({binary.path, scenario_vm_args(s, paths, dir_.path())}, dir_.path()),
           probe_(s.kind().probe(dir_.path())), sampler_(*probe_, r, Clock::now())
     {
         r_.work_unit = probe_->unit();
@@ -309,7 +305,7 @@ public:
     {
         const double epoch_start = epoch_s();
         KvmCounters kvm;
-        if (uses_kvm(s_)) {
+        if (s_.uses_kvm()) {
             kvm.start(pair_.source());
         }
         if (s_.stopped) {
@@ -339,9 +335,9 @@ public:
             },
             sample_period);
         r_.migration_end_ms = sampler_.ms_since_start();
-        if (uses_kvm(s_) && r_.migration_s() > 0) {
+        if (s_.uses_kvm() && r_.migration_s() > 0) {
             kvm.finish(pair_.source(), r_);
-            if (s_.accel.find("dirty-ring-size") != std::string::npos) {
+            if (s_.dirty_ring_size()) {
                 auto log = trace_log_path(dir_.path(), pair_.source().pid());
                 r_.ring_full_per_s =
                     static_cast<double>(

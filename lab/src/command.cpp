@@ -22,15 +22,46 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// fork + execvp with stdin from /dev/null, stdout and stderr on the given
-// descriptors; the child dies with us (PR_SET_PDEATHSIG).
-pid_t spawn(const std::vector<std::string> &argv_s, int outfd, int errfd)
+// Pointers into strings, null-terminated, for exec.
+std::vector<char *> c_strings(const std::vector<std::string> &v)
 {
-    std::vector<char *> argv;
-    for (const auto &a : argv_s) {
-        argv.push_back(const_cast<char *>(a.c_str()));
+    std::vector<char *> p;
+    for (const auto &s : v) {
+        p.push_back(const_cast<char *>(s.c_str()));
     }
-    argv.push_back(nullptr);
+    p.push_back(nullptr);
+    return p;
+}
+
+// This process's environment with env ("NAME=value") set over it.
+std::vector<std::string> environment_with(const std::vector<std::string> &env)
+{
+    std::vector<std::string> all;
+    for (char **e = environ; *e; ++e) {
+        const std::string var = *e;
+        const std::string name = var.substr(0, var.find('=') + 1);
+        bool replaced = false;
+        for (const auto &set : env) {
+            replaced = replaced || set.rfind(name, 0) == 0;
+        }
+        if (!replaced) {
+            all.push_back(var);
+        }
+    }
+    all.insert(all.end(), env.begin(), env.end());
+    return all;
+}
+
+// fork + execvpe with stdin from /dev/null, stdout and stderr on the given
+// descriptors, env set over this process's environment; the child dies
+// with us (PR_SET_PDEATHSIG).
+pid_t spawn(const std::vector<std::string> &argv_s, int outfd, int errfd,
+            const std::vector<std::string> &env = {})
+{
+    // Built before fork: the child may only make async-signal-safe calls.
+    std::vector<char *> argv = c_strings(argv_s);
+    const std::vector<std::string> env_s = environment_with(env);
+    std::vector<char *> envp = c_strings(env_s);
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) {
@@ -46,7 +77,7 @@ pid_t spawn(const std::vector<std::string> &argv_s, int outfd, int errfd)
         ::dup2(devnull, 0);
         ::dup2(outfd, 1);
         ::dup2(errfd, 2);
-        ::execvp(argv[0], argv.data());
+        ::execvpe(argv[0], argv.data(), envp.data());
         ::_exit(127);
     }
     return pid;
@@ -151,7 +182,8 @@ CommandResult run_command(const std::vector<std::string> &argv, Millis timeout)
 }
 
 pid_t spawn_logged(const std::vector<std::string> &argv,
-                   const std::filesystem::path &log)
+                   const std::filesystem::path &log,
+                   const std::vector<std::string> &env)
 {
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -159,7 +191,7 @@ pid_t spawn_logged(const std::vector<std::string> &argv,
                                 "open " + log.string());
     }
     try {
-        pid_t pid = spawn(argv, fd, fd);
+        pid_t pid = spawn(argv, fd, fd, env);
         ::close(fd);
         return pid;
     } catch (...) {
@@ -206,8 +238,9 @@ void ChildProcess::stop(Millis grace)
 }
 
 BackgroundCommand::BackgroundCommand(const std::vector<std::string> &argv,
-                                     std::filesystem::path log)
-    : argv_(argv), log_(std::move(log)), child_(spawn_logged(argv_, log_))
+                                     std::filesystem::path log,
+                                     const std::vector<std::string> &env)
+    : argv_(argv), log_(std::move(log)), child_(spawn_logged(argv_, log_, env))
 {
 }
 

@@ -12,19 +12,6 @@ namespace miglab {
 
 namespace {
 
-bool kvm(const Scenario &s)
-{
-    return s.accel.rfind("kvm", 0) == 0;
-}
-
-// The dirty ring size in -accel kvm,dirty-ring-size=N; 0 for none.
-unsigned dirty_ring_of(const std::string &accel)
-{
-    const std::string key = "dirty-ring-size=";
-    auto at = accel.find(key);
-    return at == std::string::npos ? 0 : std::stoul(accel.substr(at + key.size()));
-}
-
 // The scenario's size and the binary under test, on a domain of any kind.
 void size_domain(DomainSpec &d, const Scenario &s,
                  const std::filesystem::path &emulator)
@@ -82,13 +69,7 @@ public:
     {
         return std::make_unique<StressConsoleProbe>();
     }
-    std::optional<std::string> libvirt_unsupported(const Scenario &s) const override
-    {
-        if (kvm(s)) {
-            return "the Linux guest's domain is TCG only (type='qemu')";
-        }
-        return std::nullopt;
-    }
+    std::optional<bool> libvirt_kvm() const override { return false; }
     LibvirtDomainFile libvirt_domain(const Scenario &s,
                                      const std::filesystem::path &emulator,
                                      const LabPaths &paths) const override
@@ -128,13 +109,7 @@ public:
         }
         return std::nullopt;
     }
-    std::optional<std::string> libvirt_unsupported(const Scenario &s) const override
-    {
-        if (!kvm(s)) {
-            return "the bare guest's domain is KVM only (type='kvm')";
-        }
-        return std::nullopt;
-    }
+    std::optional<bool> libvirt_kvm() const override { return true; }
     LibvirtDomainFile libvirt_domain(const Scenario &s,
                                      const std::filesystem::path &emulator,
                                      const LabPaths &paths) const override
@@ -143,7 +118,7 @@ public:
         size_domain(d, s, emulator);
         d.image = paths.bare_image;
         d.settings = s.stress;
-        d.dirty_ring = dirty_ring_of(s.accel);
+        d.dirty_ring = s.dirty_ring_size();
         return {d.name, d.serial, domain_xml(d)};
     }
 };
@@ -174,9 +149,17 @@ GuestKind::check_destination(GuestVm &, const std::filesystem::path &) const
     return std::nullopt;
 }
 
-std::optional<std::string> GuestKind::libvirt_unsupported(const Scenario &) const
+std::optional<std::string> GuestKind::libvirt_unsupported(const Scenario &s) const
 {
-    return "no libvirt domain for guest kind '" + std::string(name()) + "'";
+    const auto domain_kvm = libvirt_kvm();
+    if (!domain_kvm) {
+        return "no libvirt domain for guest kind '" + std::string(name()) + "'";
+    }
+    if (s.uses_kvm() != *domain_kvm) {
+        return std::string("the ") + name() + " guest's domain is " +
+               (*domain_kvm ? "KVM only (type='kvm')" : "TCG only (type='qemu')");
+    }
+    return std::nullopt;
 }
 
 LibvirtDomainFile GuestKind::libvirt_domain(const Scenario &,

@@ -92,16 +92,18 @@ std::string colour(const std::string &binary,
 
 // "B/stock median WHAT: R" for every binary B beside stock, when stock's
 // median is known and not 0.
-void ratio_lines(std::ostream &o, std::map<std::string, double> &median,
+void ratio_lines(std::ostream &o, const std::map<std::string, double> &median,
                  const std::vector<std::string> &binaries, const char *what)
 {
-    if (!median.count("stock") || median["stock"] <= 0) {
+    auto stock = median.find("stock");
+    if (stock == median.end() || stock->second <= 0) {
         return;
     }
     for (const auto &b : binaries) {
-        if (b != "stock" && median.count(b)) {
+        auto m = median.find(b);
+        if (b != "stock" && m != median.end()) {
             o << "\n" << b << "/stock median " << what << ": "
-              << fmt(median[b] / median["stock"], 2) << "\n";
+              << fmt(m->second / stock->second, 2) << "\n";
         }
     }
 }

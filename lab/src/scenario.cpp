@@ -197,9 +197,8 @@ Scenario Scenario::load(const std::filesystem::path &file)
     s.smp = static_cast<unsigned>(
         get_int(file, guest, "smp", "guest.", 1, 1, 64, "1..64"));
     s.accel = get<std::string>(file, guest, "accel", "guest.", "tcg");
-    if (s.accel.rfind("tcg", 0) != 0 && s.accel.rfind("kvm", 0) != 0) {
-        throw ScenarioError(file, "'guest.accel' must be tcg[,...] or "
-                                  "kvm[,...], got \"" + s.accel + "\"");
+    if (auto bad = bad_accel(s.accel)) {
+        throw ScenarioError(file, "'guest.accel' " + *bad);
     }
 
     Json mig = get<Json>(file, j, "migration", "", Json::object());
@@ -246,6 +245,26 @@ uint64_t Scenario::memory_mib() const
 {
     const uint64_t n = std::stoull(memory);
     return memory.back() == 'G' ? n << 10 : n;
+}
+
+bool Scenario::uses_kvm() const
+{
+    return accel.rfind("kvm", 0) == 0;
+}
+
+unsigned Scenario::dirty_ring_size() const
+{
+    const std::string key = "dirty-ring-size=";
+    auto at = accel.find(key);
+    return at == std::string::npos ? 0 : std::stoul(accel.substr(at + key.size()));
+}
+
+std::optional<std::string> Scenario::bad_accel(const std::string &accel)
+{
+    if (accel.rfind("tcg", 0) == 0 || accel.rfind("kvm", 0) == 0) {
+        return std::nullopt;
+    }
+    return "must be tcg[,...] or kvm[,...], got \"" + accel + "\"";
 }
 
 const GuestKind &Scenario::kind() const

@@ -43,7 +43,7 @@ GuestperfRun guestperf(const fs::path &dir, std::vector<std::string> args)
                                   "--qemu", test::qemu_binary().string(),
                                   "--output", (dir / "report.json").string()};
     argv.insert(argv.end(), args.begin(), args.end());
-    test::ToolProcess gp(argv, {}, dir / "guestperf.log");
+    BackgroundCommand gp(argv, dir / "guestperf.log");
     GuestperfRun r;
     // A bound on a hang, not a measurement.
     r.status = gp.wait(std::chrono::seconds(400));

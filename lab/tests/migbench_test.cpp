@@ -71,12 +71,11 @@ TEST(Migbench, SigtermMidRunLeavesNoScratchDirectory)
         "guest": {"kind": "idle", "memory": "64M"},
         "migration": {"parameters": {"max-bandwidth": 1024},
                       "time_limit_s": 600}})";
-    test::ToolProcess mb({MIGLAB_MIGBENCH, "--only", "fork", "--fork",
+    BackgroundCommand mb({MIGLAB_MIGBENCH, "--only", "fork", "--fork",
                           test::qemu_binary().string(), "--out",
                           (dir.path() / "out").string(), scenario.string()},
-                         {"TMPDIR=" + tmp.string(), "MIGLAB_KEEP_TMP=0"},
-                         dir.path() / "migbench.log");
-    ASSERT_TRUE(mb.started());
+                         dir.path() / "migbench.log",
+                         {"TMPDIR=" + tmp.string(), "MIGLAB_KEEP_TMP=0"});
     std::optional<fs::path> scratch;
     ASSERT_TRUE(poll_until(std::chrono::seconds(120), Millis(20), [&] {
         scratch = run_with_destination(tmp);
@@ -98,8 +97,8 @@ TEST(Migbench, RepsMustBeAWholeNumber)
 {
     TempDir dir;
     for (const char *reps : {"2.5", "0", "3x", "-1"}) {
-        test::ToolProcess mb({MIGLAB_MIGBENCH, "--reps", reps, "none.json"},
-                             {}, dir.path() / "migbench.log");
+        BackgroundCommand mb({MIGLAB_MIGBENCH, "--reps", reps, "none.json"},
+                             dir.path() / "migbench.log");
         auto st = mb.wait(std::chrono::seconds(60));
         ASSERT_TRUE(st.has_value());
         EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 2) << reps;
@@ -128,7 +127,7 @@ TEST(Migbench, BinaryListErrors)
         std::vector<std::string> argv{MIGLAB_MIGBENCH};
         argv.insert(argv.end(), args.begin(), args.end());
         argv.push_back(scenario);
-        test::ToolProcess mb(argv, {}, dir.path() / "migbench.log");
+        BackgroundCommand mb(argv, dir.path() / "migbench.log");
         auto st = mb.wait(std::chrono::seconds(60));
         ASSERT_TRUE(st.has_value());
         EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 2) << message;
@@ -142,7 +141,7 @@ TEST(Migbench, BinaryListErrors)
 TEST(Migbench, DocsListTheColumns)
 {
     TempDir dir;
-    test::ToolProcess mb({MIGLAB_MIGBENCH, "--columns"}, {},
+    BackgroundCommand mb({MIGLAB_MIGBENCH, "--columns"},
                          dir.path() / "columns.md");
     auto st = mb.wait(std::chrono::seconds(60));
     ASSERT_TRUE(st && WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << mb.output();
@@ -168,11 +167,10 @@ TEST(Migbench, SmokeRunWritesTheReport)
         "guest": {"kind": "idle", "memory": "64M"},
         "migration": {"time_limit_s": 60}})";
     const std::string qemu = test::qemu_binary().string();
-    test::ToolProcess mb({MIGLAB_MIGBENCH, "--stock", qemu, "--fork", qemu,
+    BackgroundCommand mb({MIGLAB_MIGBENCH, "--stock", qemu, "--fork", qemu,
                           "--out", (dir.path() / "out").string(),
                           scenario.string()},
-                         {}, dir.path() / "migbench.log");
-    ASSERT_TRUE(mb.started());
+                         dir.path() / "migbench.log");
     auto st = mb.wait(std::chrono::seconds(300));
     ASSERT_TRUE(st.has_value()) << "migbench still runs: " << mb.output();
     ASSERT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0)

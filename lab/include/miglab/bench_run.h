@@ -36,6 +36,13 @@ void fill_from_query_migrate(RunResult &r, const Json &info);
 void record_ram(RunResult &r, const RamDigest &src, const RamDigest *dst,
                 uint64_t bandwidth);
 
+// A scenario's guest on the lab's PC machine: memory, vCPUs, NUMA nodes,
+// devices, trace events and the guest kind's own arguments (files it
+// needs are written into dir).
+std::vector<std::string> scenario_vm_args(const Scenario &s,
+                                          const LabPaths &paths,
+                                          const std::filesystem::path &dir);
+
 RunResult run_once(const Scenario &scenario, const Binary &binary,
                    unsigned rep, const LabPaths &paths);
 

@@ -47,11 +47,13 @@ private:
     std::optional<int> status_;
 };
 
-// Starts argv (argv[0] looked up on PATH) with stdin from /dev/null and
-// stdout and stderr into log (created or truncated); the child dies with
-// us (PR_SET_PDEATHSIG). Its PID.
+// Starts argv (argv[0] looked up on PATH) with stdin from /dev/null,
+// stdout and stderr into log (created or truncated) and env ("NAME=value")
+// set over this process's environment; the child dies with us
+// (PR_SET_PDEATHSIG). Its PID.
 pid_t spawn_logged(const std::vector<std::string> &argv,
-                   const std::filesystem::path &log);
+                   const std::filesystem::path &log,
+                   const std::vector<std::string> &env = {});
 
 // A command running in the background with its stdout and stderr in a
 // file. Killed, by its PID, when the object goes, if it still runs; like
@@ -60,7 +62,8 @@ pid_t spawn_logged(const std::vector<std::string> &argv,
 class BackgroundCommand {
 public:
     BackgroundCommand(const std::vector<std::string> &argv,
-                      std::filesystem::path log);
+                      std::filesystem::path log,
+                      const std::vector<std::string> &env = {});
     ~BackgroundCommand();
     BackgroundCommand(const BackgroundCommand &) = delete;
     BackgroundCommand &operator=(const BackgroundCommand &) = delete;

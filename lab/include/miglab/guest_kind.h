@@ -61,7 +61,10 @@ public:
 
     // Why s's guest cannot be a libvirt domain (this kind, or its
     // accelerator), or nullopt.
-    virtual std::optional<std::string> libvirt_unsupported(const Scenario &s) const;
+    std::optional<std::string> libvirt_unsupported(const Scenario &s) const;
+    // Whether its libvirt domain is KVM (type='kvm') or TCG (type='qemu');
+    // nullopt: it has none.
+    virtual std::optional<bool> libvirt_kvm() const { return std::nullopt; }
     // Its libvirt domain running emulator; only when libvirt_unsupported()
     // says nothing.
     virtual LibvirtDomainFile libvirt_domain(const Scenario &s,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,13 @@ struct Scenario {
     uint64_t bandwidth() const;
     // guest.memory in MiB.
     uint64_t memory_mib() const;
+    // Whether guest.accel is KVM.
+    bool uses_kvm() const;
+    // guest.accel's dirty-ring-size=N; 0 without a dirty ring.
+    unsigned dirty_ring_size() const;
+    // Why accel is no accelerator the lab runs (tcg[,...] or kvm[,...]),
+    // or nullopt.
+    static std::optional<std::string> bad_accel(const std::string &accel);
     // What guest_kind names (std::logic_error for an unknown name: load()
     // accepts none).
     const GuestKind &kind() const;
