@@ -7,12 +7,13 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .PHONY: help deps fetch src build build-fork build-stock build-lab check demo dev \
-        export pq-check build-each clean libvirt-check
+        export pq-check build-each clean libvirt-check faults
 
 help:
 	@echo "make demo    build both twins and run the demo migration"
 	@echo "make check   build and run every test (what CI runs)"
 	@echo "make libvirt-check  only the libvirt suite: two libvirtd, virsh migrate"
+	@echo "make faults  faults at random points of migrations (about an hour; docs/lab.md#migfault)"
 	@echo "make build   build the fork (build/qemu-fork) and its stock twin (build/qemu-stock)"
 	@echo "make dev     import base + patches/ into build/src for editing"
 	@echo "make export  write build/src's commits back to patches/"
@@ -51,6 +52,12 @@ check: build-fork build-lab
 
 demo: build
 	@tools/demo
+
+# Faults at random points of migrations, and what follows each
+# (docs/lab.md#migfault). Not part of check: POINTS=30 takes about an hour.
+faults: build-fork build-lab
+	@tools/build-guest
+	@tools/faults
 
 # The fork driven through libvirt (docs/libvirt.md): two libvirtd in their
 # own namespaces, migrations with virsh. check runs it too; this target

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "miglab/qmp.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <poll.h>
@@ -80,7 +81,10 @@ Qmp Qmp::connect(const std::filesystem::path &socket, Millis timeout,
         throw std::runtime_error("unexpected QMP greeting: " +
                                  qmp.greeting_.dump());
     }
-    qmp.execute("qmp_capabilities", Json::object(), timeout);
+    const Json caps = qmp.greeting_["QMP"].value("capabilities", Json::array());
+    qmp.oob_ = std::find(caps.begin(), caps.end(), "oob") != caps.end();
+    qmp.execute("qmp_capabilities",
+                qmp.oob_ ? Json{{"enable", {"oob"}}} : Json::object(), timeout);
     return qmp;
 }
 
@@ -94,7 +98,7 @@ Qmp::~Qmp()
 Qmp::Qmp(Qmp &&other) noexcept
     : fd_(other.fd_), buffer_(std::move(other.buffer_)),
       events_(std::move(other.events_)), greeting_(std::move(other.greeting_)),
-      next_id_(other.next_id_)
+      next_id_(other.next_id_), oob_(other.oob_)
 {
     other.fd_ = -1;
 }
@@ -111,6 +115,7 @@ Qmp &Qmp::operator=(Qmp &&other) noexcept
         events_ = std::move(other.events_);
         greeting_ = std::move(other.greeting_);
         next_id_ = other.next_id_;
+        oob_ = other.oob_;
     }
     return *this;
 }
@@ -175,9 +180,25 @@ Json Qmp::read_message(Clock::time_point deadline)
 
 Json Qmp::execute(const std::string &command, const Json &args, Millis timeout)
 {
+    return run("execute", command, args, timeout);
+}
+
+Json Qmp::execute_oob(const std::string &command, const Json &args,
+                      Millis timeout)
+{
+    if (!oob_) {
+        throw std::logic_error("QMP: " + command + " out of band, which this "
+                               "monitor does not offer");
+    }
+    return run("exec-oob", command, args, timeout);
+}
+
+Json Qmp::run(const char *key, const std::string &command, const Json &args,
+              Millis timeout)
+{
     throw_if_interrupted();
     unsigned id = next_id_++;
-    Json msg = {{"execute", command}, {"id", id}};
+    Json msg = {{key, command}, {"id", id}};
     if (!args.empty()) {
         msg["arguments"] = args;
     }

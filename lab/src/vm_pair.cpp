@@ -66,6 +66,13 @@ void VmPair::restart_destination()
     destination_ = start_vm("destination", true);
 }
 
+void VmPair::promote_destination()
+{
+    destination_->qmp().execute("cont");
+    source_ = std::move(destination_);
+    destination_ = start_vm("destination", true);
+}
+
 static Json capability_list(const MigrationSetup &setup)
 {
     Json caps = Json::array();
@@ -103,6 +110,10 @@ void VmPair::start(const MigrationSetup &setup)
     if (port.empty()) {
         throw std::runtime_error("destination listens on no TCP port: " +
                                  info.dump());
+    }
+    if (relay_) {
+        relay_->set_target(static_cast<uint16_t>(std::stoul(port)));
+        port = std::to_string(relay_->port());
     }
     started_ = std::chrono::steady_clock::now();
     source_->qmp().execute("migrate", {{"uri", "tcp:127.0.0.1:" + port}});

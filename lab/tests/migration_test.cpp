@@ -2,10 +2,14 @@
 //
 // Migrations of real guests under TCG with the RAM-hash integrity check.
 // No timing thresholds: a time limit only bounds how long a test may hang.
+#include <cstdlib>
+#include <iostream>
+#include <random>
 #include <thread>
 
 #include "lab_env.h"
 #include "miglab/boot_block.h"
+#include "miglab/fault_relay.h"
 #include "miglab/guest_probe.h"
 #include "miglab/poll.h"
 #include "miglab/ram_hash.h"
@@ -172,4 +176,165 @@ TEST_F(NumaMigrationTest, SecondNodeLargerMigratesWithEqualRam)
 TEST_F(NumaMigrationTest, EqualNodesMigrateWithEqualRam)
 {
     migrate_numa({64, 64});
+}
+
+// Faults on the link (FaultRelay between source and destination) at a
+// seeded random point of the stream, in the bulk pass and in the
+// switchover. After each: the migration fails (or is cancelled), the
+// source runs and its guest makes progress, and the next migration over
+// a healthy link completes with equal RAM. The seed is printed;
+// MIGLAB_FAULT_SEED=N repeats a run.
+class LinkFaultTest : public MigrationTest {
+protected:
+    void SetUp() override
+    {
+        MigrationTest::SetUp();
+        const char *s = std::getenv("MIGLAB_FAULT_SEED");
+        seed_ = s && *s ? std::strtoul(s, nullptr, 10) : std::random_device{}();
+        rng_.seed(seed_);
+        RecordProperty("fault_seed", std::to_string(seed_));
+        std::cout << "fault seed: " << seed_ << "\n";
+    }
+    // A point in [0, n) bytes further into the stream.
+    uint64_t point(uint64_t n)
+    {
+        return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_);
+    }
+    // Waits for the pre-switchover pause of a migration started with
+    // pause-before-switchover.
+    void wait_pre_switchover(VmPair &pair)
+    {
+        Json info;
+        ASSERT_TRUE(poll_until(limit, Millis(50), [&] {
+            info = pair.source().qmp().execute("query-migrate");
+            return info.value("status", "") == "pre-switchover";
+        })) << "the migration never reached its switchover: " << info.dump();
+    }
+    // retry: the next migration's set-up (capabilities stay set on the
+    // source from one migration to the next).
+    void expect_source_survives_then_retry(VmPair &pair, FaultRelay &relay,
+                                           const MigrationSetup &retry = converging())
+    {
+        // QEMU reports the migration failed before it restarts the
+        // source's vCPUs (migration_iteration_finish): wait for that.
+        EXPECT_TRUE(poll_until(Millis(30000), Millis(20), [&] {
+            return pair.source().run_state() == "running";
+        })) << "the source is " << pair.source().run_state() << "; seed " << seed_;
+        EXPECT_TRUE(guest_progresses(pair.source())) << "seed " << seed_;
+        relay.clear();
+        pair.restart_destination();
+        MigrationResult r = pair.migrate(retry, limit);
+        ASSERT_TRUE(r.converged()) << r.status << ": " << r.info.dump()
+                                   << "; seed " << seed_;
+        expect_equal_ram(pair, dir_.path());
+    }
+    unsigned long seed_ = 0;
+    std::mt19937_64 rng_;
+};
+
+TEST_F(LinkFaultTest, CutInTheBulkPassFailsThenRetrySucceeds)
+{
+    FaultRelay relay;
+    VmPair pair(stressed_guest(), dir_.path());
+    pair.route_through(&relay);
+    ASSERT_NO_FATAL_FAILURE(start_migration_that_cannot_converge(pair));
+    relay.cut_after(point(16 << 20));
+    MigrationResult r = pair.wait(limit);
+    EXPECT_EQ(r.status, "failed") << "seed " << seed_;
+    EXPECT_EQ(relay.cuts(), 1u);
+    expect_source_survives_then_retry(pair, relay);
+}
+
+TEST_F(LinkFaultTest, CutInTheSwitchoverFailsThenRetrySucceeds)
+{
+    FaultRelay relay;
+    VmPair pair(stressed_guest(), dir_.path());
+    pair.route_through(&relay);
+    ASSERT_TRUE(guest_progresses(pair.source()));
+    MigrationSetup setup = converging();
+    setup.capabilities.push_back({"pause-before-switchover", true});
+    pair.start(setup);
+    ASSERT_NO_FATAL_FAILURE(wait_pre_switchover(pair));
+    // The guest is stopped: what is left is its last dirty pages and the
+    // devices' state, well under 4 MiB at this link's rate.
+    relay.cut_after(point(4 << 20));
+    pair.source().qmp().execute("migrate-continue",
+                                {{"state", "pre-switchover"}});
+    MigrationResult r = pair.wait(limit);
+    if (relay.cuts() == 0) {
+        GTEST_SKIP() << "the switchover sent less than the cut point (seed "
+                     << seed_ << ")";
+    }
+    EXPECT_EQ(r.status, "failed") << "seed " << seed_;
+    MigrationSetup retry = converging();
+    retry.capabilities.push_back({"pause-before-switchover", false});
+    expect_source_survives_then_retry(pair, relay, retry);
+}
+
+TEST_F(LinkFaultTest, StalledStreamCancelsThenRetrySucceeds)
+{
+    FaultRelay relay;
+    VmPair pair(stressed_guest(), dir_.path());
+    pair.route_through(&relay);
+    ASSERT_NO_FATAL_FAILURE(start_migration_that_cannot_converge(pair));
+    relay.stall(true);
+    pair.cancel();
+    EXPECT_EQ(pair.source().qmp().execute("query-migrate")["status"],
+              "cancelled");
+    expect_source_survives_then_retry(pair, relay);
+}
+
+TEST_F(LinkFaultTest, SlowLinkWithLatencyConvergesWithEqualRam)
+{
+    FaultRelay relay;
+    // Slower than the test's 1 GiB/s cap, fast enough for the throttled
+    // guest to converge.
+    relay.throttle(256 << 20);
+    relay.delay(Millis(10));
+    VmPair pair(stressed_guest(), dir_.path());
+    pair.route_through(&relay);
+    ASSERT_TRUE(guest_progresses(pair.source()));
+    MigrationResult r = pair.migrate(converging(), limit);
+    ASSERT_TRUE(r.converged()) << r.status << ": " << r.info.dump();
+    expect_equal_ram(pair, dir_.path());
+}
+
+// A link that crawls in the switchover: the migration thread writes the
+// final pass with the BQL held, so the source's monitor answers no
+// in-band command (migrate_cancel included) until the link has taken it
+// all. `yank` runs out of band and ends it; the source resumes and the
+// next migration completes with equal RAM.
+TEST_F(LinkFaultTest, CrawlingSwitchoverNeedsYankThenRetrySucceeds)
+{
+    FaultRelay relay;
+    relay.throttle(1 << 20);
+    VmPair pair(stressed_guest(), dir_.path());
+    pair.route_through(&relay);
+    Qmp &qmp = pair.source().qmp();
+    ASSERT_TRUE(qmp.oob()) << "the source's monitor offers no out-of-band QMP";
+    ASSERT_NO_FATAL_FAILURE(start_migration_that_cannot_converge(pair));
+    // Any downtime goes: the source switches over at its next decision,
+    // with ~100 MiB dirty and a 1 MiB/s link.
+    qmp.execute("migrate-set-parameters", {{"downtime-limit", 2000000}});
+    bool blocked = false;
+    poll_until(Millis(60000), Millis(100), [&] {
+        try {
+            qmp.execute("query-migrate", Json::object(), Millis(2000));
+        } catch (const QmpError &) {
+            throw;
+        } catch (const std::runtime_error &) {
+            blocked = true;
+        }
+        return blocked;
+    });
+    ASSERT_TRUE(blocked) << "the source's monitor never stopped answering";
+    EXPECT_THROW(qmp.execute("migrate_cancel", Json::object(), Millis(3000)),
+                 std::runtime_error);
+    qmp.execute_oob("yank", {{"instances", {{{"type", "migration"}}}}});
+    std::string status;
+    ASSERT_TRUE(poll_until(Millis(60000), Millis(50), [&] {
+        status = qmp.execute("query-migrate").value("status", "");
+        return status == "failed" || status == "cancelled";
+    })) << "after yank the migration is " << status;
+    expect_source_survives_then_retry(pair, relay);
 }

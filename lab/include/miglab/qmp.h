@@ -52,6 +52,14 @@ public:
     // QEMU answers with an error.
     Json execute(const std::string &command, const Json &args = Json::object(),
                  Millis timeout = Millis(60000));
+    // Runs an out-of-band command (exec-oob: QEMU runs it in the monitor's
+    // own thread, even while the main loop is blocked, e.g. `yank` of a
+    // migration stuck on its link); only when oob() says QEMU offers it.
+    Json execute_oob(const std::string &command, const Json &args = Json::object(),
+                     Millis timeout = Millis(60000));
+    // Whether out-of-band execution was negotiated (QEMU offers it on
+    // monitors that run in their own thread).
+    bool oob() const { return oob_; }
     // A human monitor command's output.
     std::string hmp(const std::string &command_line);
     // The next event called name (earlier events of other names are kept).
@@ -61,6 +69,9 @@ public:
 private:
     explicit Qmp(int fd) : fd_(fd) {}
     Json read_message(std::chrono::steady_clock::time_point deadline);
+    // Sends {key: command} with an id and waits for the answer with it.
+    Json run(const char *key, const std::string &command, const Json &args,
+             Millis timeout);
     void send(const Json &message);
 
     int fd_ = -1;
@@ -68,6 +79,7 @@ private:
     std::deque<Json> events_;
     Json greeting_;
     unsigned next_id_ = 1;
+    bool oob_ = false;
 };
 
 } // namespace miglab

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "miglab/fault_relay.h"
 #include "miglab/qemu_process.h"
 
 namespace miglab {
@@ -63,6 +64,13 @@ public:
     QemuProcess &destination() { return *destination_; }
     // A fresh destination (after a cancelled or failed migration).
     void restart_destination();
+    // After a completed migration: the destination resumes and becomes
+    // the source, the old source is stopped, and a fresh destination
+    // waits (migrations back and forth without booting again).
+    void promote_destination();
+    // Migrations from now on go through relay (which must outlive them);
+    // nullptr: straight to the destination.
+    void route_through(FaultRelay *relay) { relay_ = relay; }
 
     // Configures both sides and starts the migration.
     void start(const MigrationSetup &setup);
@@ -92,6 +100,7 @@ private:
     std::unique_ptr<QemuProcess> source_;
     std::unique_ptr<QemuProcess> destination_;
     std::chrono::steady_clock::time_point started_;
+    FaultRelay *relay_ = nullptr;
 };
 
 } // namespace miglab

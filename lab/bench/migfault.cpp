@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+//
+// migfault: faults at random points of a scenario's migration (the
+// destination killed, the link cut, the stream stalled, the migration
+// cancelled), and after each the source's and the next migration's
+// checks (docs/lab.md#migfault). A progress line per fault; faults.csv and
+// faults.md into build/faults/<name>/. Exits 1 when any check failed.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include "miglab/fault_campaign.h"
+#include "miglab/interrupt.h"
+#include "miglab/report.h"
+
+using namespace miglab;
+
+namespace {
+
+const char usage[] =
+    "usage: migfault [options] SCENARIO.json\n"
+    "  --faults LIST   comma-separated, of kill-destination, cut, stall,\n"
+    "                  cancel (default: all four)\n"
+    "  --points N      faults that strike, per fault (default 30); a fault\n"
+    "                  drawn past the end of the stream does not count\n"
+    "  --seed N        the random points' seed (default: a new one, printed)\n"
+    "  --binary PATH   QEMU (default build/qemu-fork/...)\n"
+    "  --name NAME     output directory name (default: the scenario's)\n"
+    "  --out DIR       parent of the output directory (default build/faults)\n"
+    "  --qemu-src DIR  QEMU tree with the boot-block guest (default build/src)\n"
+    "Writes faults.csv and faults.md; prints the summary table.\n";
+
+struct Options {
+    std::filesystem::path scenario;
+    std::vector<Fault> faults;
+    unsigned points = 30;
+    uint64_t seed = std::random_device{}();
+    std::filesystem::path binary = MIGLAB_TOP "/build/qemu-fork/qemu-system-x86_64";
+    std::string name;
+    std::filesystem::path out = MIGLAB_TOP "/build/faults";
+    std::filesystem::path qemu_src = MIGLAB_TOP "/build/src";
+    std::filesystem::path guest_dir = MIGLAB_TOP "/build/guest";
+};
+
+[[noreturn]] void fail(const std::string &msg)
+{
+    std::cerr << "migfault: " << msg << "\n";
+    std::exit(2);
+}
+
+uint64_t whole_number(const std::string &option, const std::string &v)
+{
+    size_t end = 0;
+    try {
+        uint64_t n = std::stoull(v, &end);
+        if (end == v.size() && v[0] != '-') {
+            return n;
+        }
+    } catch (const std::exception &) {
+    }
+    fail(option + " takes a whole number, got '" + v + "'");
+}
+
+Options parse(int argc, char **argv)
+{
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        auto value = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                fail(a + " needs a value\n" + usage);
+            }
+            return argv[++i];
+        };
+        if (a == "-h" || a == "--help") {
+            std::cout << usage;
+            std::exit(0);
+        } else if (a == "--faults") {
+            std::stringstream list(value());
+            for (std::string f; std::getline(list, f, ',');) {
+                auto fault = fault_named(f);
+                if (!fault) {
+                    fail("--faults: no fault '" + f + "' (kill-destination, "
+                         "cut, stall, cancel)");
+                }
+                o.faults.push_back(*fault);
+            }
+        } else if (a == "--points") {
+            o.points = static_cast<unsigned>(whole_number(a, value()));
+            if (o.points == 0) {
+                fail("--points must be at least 1");
+            }
+        } else if (a == "--seed") {
+            o.seed = whole_number(a, value());
+        } else if (a == "--binary") {
+            o.binary = value();
+        } else if (a == "--name") {
+            o.name = value();
+        } else if (a == "--out") {
+            o.out = value();
+        } else if (a == "--qemu-src") {
+            o.qemu_src = value();
+        } else if (!a.empty() && a[0] == '-') {
+            fail("unknown option " + a + "\n" + usage);
+        } else if (!o.scenario.empty()) {
+            fail("one scenario at a time\n" + std::string(usage));
+        } else {
+            o.scenario = a;
+        }
+    }
+    if (o.scenario.empty()) {
+        fail(std::string("no scenario given\n") + usage);
+    }
+    if (o.faults.empty()) {
+        o.faults = {Fault::kill_destination, Fault::cut, Fault::stall,
+                    Fault::cancel};
+    }
+    if (!std::filesystem::exists(o.binary)) {
+        fail("no QEMU at " + o.binary.string() + " (make build-fork, or --binary)");
+    }
+    return o;
+}
+
+std::string describe(const FaultOutcome &r)
+{
+    std::ostringstream o;
+    o << fault_name(r.fault) << " at " << r.point << " B";
+    if (!r.struck()) {
+        o << ": the migration ended first";
+        return o.str();
+    }
+    o << " (" << r.phase << "): " << r.status
+      << (r.yanked ? ", migrate_cancel hung: yanked" : "")
+      << (r.resumed ? ", source resumed" : "")
+      << (r.source_running ? ", source running" : ", SOURCE NOT RUNNING")
+      << (r.guest_progresses ? ", guest progresses" : ", GUEST STUCK")
+      << "; next migration " << r.retry
+      << (r.ram_equal ? ", RAM equal" : "");
+    if (!r.error.empty()) {
+        o << " (" << r.error << ")";
+    }
+    return o.str();
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    Options o = parse(argc, argv);
+    Scenario s;
+    try {
+        s = Scenario::load(o.scenario);
+    } catch (const std::exception &e) {
+        fail(e.what());
+    }
+    const std::string name = o.name.empty() ? s.name : o.name;
+    const auto outdir = o.out / name;
+    catch_interrupts();
+    std::vector<FaultOutcome> rows;
+    bool all_right = true;
+    try {
+        std::cout << "migfault: " << s.name << ", " << s.guest_kind
+                  << " guest, -accel " << s.accel << ", "
+                  << qemu_version(o.binary) << ", seed " << o.seed
+                  << std::endl;
+        FaultCampaign campaign(s, {"fork", o.binary},
+                               {o.qemu_src, o.guest_dir}, o.seed);
+        std::cout << "first migration (healthy): " << std::flush;
+        std::cout << campaign.calibrate() << " B; points drawn below that"
+                  << std::endl;
+        unsigned cycle = 0;
+        for (Fault f : o.faults) {
+            unsigned struck = 0;
+            // A bound on draws past the stream's end.
+            for (unsigned tries = 0; struck < o.points && tries < 3 * o.points;
+                 ++tries) {
+                FaultOutcome r = campaign.run(f, ++cycle);
+                struck += r.struck();
+                all_right = all_right && (!r.struck() || r.ok());
+                std::cout << "[" << fault_name(f) << " " << struck << "/"
+                          << o.points << "] " << describe(r) << std::endl;
+                rows.push_back(std::move(r));
+            }
+        }
+    } catch (const Interrupted &e) {
+        std::cerr << "migfault: " << e.what() << "; writing what was done\n";
+        all_right = false;
+    } catch (const std::exception &e) {
+        std::cerr << "migfault: " << e.what() << "\n";
+        all_right = false;
+    }
+    std::ostringstream csv, md;
+    write_fault_csv(csv, rows);
+    md << "Scenario " << s.name << ", seed " << o.seed << ", "
+       << qemu_version(o.binary) << "\n\n";
+    write_fault_summary(md, rows);
+    try {
+        std::filesystem::create_directories(outdir);
+        write_file(outdir / "faults.csv", csv.str());
+        write_file(outdir / "faults.md", md.str());
+    } catch (const std::exception &e) {
+        fail(e.what());
+    }
+    std::cout << "\n" << md.str() << "\nWrote " << (outdir / "faults.csv").string()
+              << ", " << (outdir / "faults.md").string() << "\n";
+    return all_right ? 0 : 1;
+}
