@@ -8,6 +8,7 @@
 #include <iostream>
 #include <map>
 
+#include "miglab/cli.h"
 #include "miglab/guestperf_report.h"
 #include "miglab/report.h"
 
@@ -19,25 +20,20 @@ const char usage[] = "usage: guestperf-summary --out DIR REPORT.json...\n";
 
 int main(int argc, char **argv)
 {
+    CommandLine cl(argc, argv, "guestperf-summary", usage);
     std::filesystem::path out;
     std::vector<std::filesystem::path> files;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        if (a == "--out" && i + 1 < argc) {
-            out = argv[++i];
-        } else if (a == "-h" || a == "--help") {
-            std::cout << usage;
-            return 0;
-        } else if (a.rfind("-", 0) == 0) {
-            std::cerr << usage;
-            return 2;
+    while (auto a = cl.next()) {
+        if (*a == "--out") {
+            out = cl.value();
+        } else if (a->starts_with("-")) {
+            cl.unknown(*a);
         } else {
-            files.emplace_back(a);
+            files.emplace_back(*a);
         }
     }
     if (out.empty() || files.empty()) {
-        std::cerr << usage;
-        return 2;
+        cl.fail(std::string("--out and a report are needed\n") + usage);
     }
     try {
         std::vector<RunResult> runs;

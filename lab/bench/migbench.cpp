@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "miglab/bench_run.h"
+#include "miglab/cli.h"
 #include "miglab/interrupt.h"
 #include "miglab/libvirt_bench.h"
 #include "miglab/report.h"
@@ -68,31 +69,16 @@ std::string columns_markdown()
     return o.str();
 }
 
-[[noreturn]] void fail(const std::string &msg)
-{
-    std::cerr << "migbench: " << msg << "\n";
-    std::exit(2);
-}
-
-Options parse(int argc, char **argv)
+Options parse(CommandLine &cl)
 {
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                fail(a + " needs a value\n" + usage);
-            }
-            return argv[++i];
-        };
-        if (a == "-h" || a == "--help") {
-            std::cout << usage;
-            std::exit(0);
-        } else if (a == "--columns") {
+    while (auto arg = cl.next()) {
+        const std::string &a = *arg;
+        if (a == "--columns") {
             std::cout << columns_markdown();
             std::exit(0);
         } else if (a == "--reps") {
-            std::string v = value();
+            std::string v = cl.value();
             try {
                 size_t end = 0;
                 int n = std::stoi(v, &end);
@@ -102,51 +88,51 @@ Options parse(int argc, char **argv)
                 }
                 o.reps = static_cast<unsigned>(n);
             } catch (const std::exception &) {
-                fail("--reps must be a positive integer, got '" + v + "'");
+                cl.fail("--reps must be a positive integer, got '" + v + "'");
             }
         } else if (a == "--name") {
-            o.name = value();
+            o.name = cl.value();
         } else if (a == "--out") {
-            o.out = value();
+            o.out = cl.value();
         } else if (a == "--stock") {
-            o.stock = value();
+            o.stock = cl.value();
         } else if (a == "--fork") {
-            o.fork = value();
+            o.fork = cl.value();
         } else if (a == "--qemu-src") {
-            o.qemu_src = value();
+            o.qemu_src = cl.value();
         } else if (a == "--accel") {
-            o.accel = value();
+            o.accel = cl.value();
             if (auto bad = Scenario::bad_accel(o.accel)) {
-                fail("--accel " + *bad);
+                cl.fail("--accel " + *bad);
             }
         } else if (a == "--via") {
-            o.via = value();
+            o.via = cl.value();
             if (o.via != "qmp" && o.via != "libvirt") {
-                fail("--via takes qmp or libvirt");
+                cl.fail("--via takes qmp or libvirt");
             }
         } else if (a == "--binary") {
-            std::string v = value();
+            std::string v = cl.value();
             auto eq = v.find('=');
             if (eq == std::string::npos || eq == 0 || eq + 1 == v.size()) {
-                fail("--binary takes NAME=PATH, got '" + v + "'");
+                cl.fail("--binary takes NAME=PATH, got '" + v + "'");
             }
             std::string name = v.substr(0, eq);
             for (const auto &b : o.binaries) {
                 if (b.name == name) {
-                    fail("--binary " + name + " given twice");
+                    cl.fail("--binary " + name + " given twice");
                 }
             }
             o.binaries.push_back({name, v.substr(eq + 1)});
         } else if (a == "--only") {
-            o.only = value();
-        } else if (!a.empty() && a[0] == '-') {
-            fail("unknown option " + a + "\n" + usage);
+            o.only = cl.value();
+        } else if (a.starts_with("-")) {
+            cl.unknown(a);
         } else {
             o.scenarios.emplace_back(a);
         }
     }
     if (o.scenarios.empty()) {
-        fail(std::string("no scenario given\n") + usage);
+        cl.fail("no scenario given\n" + cl.usage());
     }
     return o;
 }
@@ -171,7 +157,8 @@ std::string machine_note()
 
 int main(int argc, char **argv)
 {
-    Options o = parse(argc, argv);
+    CommandLine cl(argc, argv, "migbench", usage);
+    Options o = parse(cl);
     // Ctrl-C unwinds the run in progress instead of leaving its QEMUs'
     // scratch directory (RAM chunks and all) behind.
     catch_interrupts();
@@ -184,7 +171,7 @@ int main(int argc, char **argv)
             }
         }
     } catch (const std::exception &e) {
-        fail(e.what());
+        cl.fail(e.what());
     }
     std::vector<Binary> binaries;
     const std::vector<Binary> given =
@@ -196,7 +183,7 @@ int main(int argc, char **argv)
             continue;
         }
         if (!std::filesystem::exists(b.path)) {
-            fail("no " + b.name + " binary at " + b.path.string() +
+            cl.fail("no " + b.name + " binary at " + b.path.string() +
                  (o.binaries.empty()
                       ? " (make build, or --" + b.name + " PATH)"
                       : std::string()));
@@ -204,23 +191,23 @@ int main(int argc, char **argv)
         binaries.push_back(b);
     }
     if (binaries.empty()) {
-        fail("--only " + o.only + " names no binary of this run");
+        cl.fail("--only " + o.only + " names no binary of this run");
     }
     std::unique_ptr<LibvirtBench> libvirt;
     if (o.via == "libvirt") {
         if (auto why = LibvirtDaemon::unavailable()) {
-            fail("--via libvirt: " + *why);
+            cl.fail("--via libvirt: " + *why);
         }
         for (const auto &s : scenarios) {
             if (auto why = LibvirtBench::unsupported(s)) {
-                fail("--via libvirt: scenario " + s.name + ": " + *why);
+                cl.fail("--via libvirt: scenario " + s.name + ": " + *why);
             }
         }
         try {
             libvirt = std::make_unique<LibvirtBench>(
                 LabPaths{o.qemu_src, o.guest_dir});
         } catch (const std::exception &e) {
-            fail(std::string("--via libvirt: ") + e.what());
+            cl.fail(std::string("--via libvirt: ") + e.what());
         }
         std::cout << "via libvirt: two libvirtd, virsh migrate --live --p2p\n";
     }
@@ -286,7 +273,7 @@ int main(int argc, char **argv)
         write_file(outdir / "results.md", md);
         svgs = report.write_svgs(outdir);
     } catch (const std::exception &e) {
-        fail(e.what());
+        cl.fail(e.what());
     }
     std::cout << "\n" << md << "\nWrote " << (outdir / "results.csv").string()
               << ", " << (outdir / "results.md").string();

@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 
+#include "miglab/cli.h"
 #include "miglab/fault_campaign.h"
 #include "miglab/interrupt.h"
 #include "miglab/report.h"
@@ -45,81 +46,53 @@ struct Options {
     std::filesystem::path guest_dir = MIGLAB_TOP "/build/guest";
 };
 
-[[noreturn]] void fail(const std::string &msg)
-{
-    std::cerr << "migfault: " << msg << "\n";
-    std::exit(2);
-}
-
-uint64_t whole_number(const std::string &option, const std::string &v)
-{
-    size_t end = 0;
-    try {
-        uint64_t n = std::stoull(v, &end);
-        if (end == v.size() && v[0] != '-') {
-            return n;
-        }
-    } catch (const std::exception &) {
-    }
-    fail(option + " takes a whole number, got '" + v + "'");
-}
-
-Options parse(int argc, char **argv)
+Options parse(CommandLine &cl)
 {
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                fail(a + " needs a value\n" + usage);
-            }
-            return argv[++i];
-        };
-        if (a == "-h" || a == "--help") {
-            std::cout << usage;
-            std::exit(0);
-        } else if (a == "--faults") {
-            std::stringstream list(value());
+    while (auto a = cl.next()) {
+        if (*a == "--faults") {
+            std::stringstream list(cl.value());
             for (std::string f; std::getline(list, f, ',');) {
                 auto fault = fault_named(f);
                 if (!fault) {
-                    fail("--faults: no fault '" + f + "' (kill-destination, "
-                         "cut, stall, cancel)");
+                    cl.fail("--faults: no fault '" + f + "' (kill-destination, "
+                            "cut, stall, cancel)");
                 }
                 o.faults.push_back(*fault);
             }
-        } else if (a == "--points") {
-            o.points = static_cast<unsigned>(whole_number(a, value()));
+        } else if (*a == "--points") {
+            o.points = static_cast<unsigned>(cl.number());
             if (o.points == 0) {
-                fail("--points must be at least 1");
+                cl.fail("--points must be at least 1");
             }
-        } else if (a == "--seed") {
-            o.seed = whole_number(a, value());
-        } else if (a == "--binary") {
-            o.binary = value();
-        } else if (a == "--name") {
-            o.name = value();
-        } else if (a == "--out") {
-            o.out = value();
-        } else if (a == "--qemu-src") {
-            o.qemu_src = value();
-        } else if (!a.empty() && a[0] == '-') {
-            fail("unknown option " + a + "\n" + usage);
+        } else if (*a == "--seed") {
+            o.seed = cl.number();
+        } else if (*a == "--binary") {
+            o.binary = cl.value();
+        } else if (*a == "--name") {
+            o.name = cl.value();
+        } else if (*a == "--out") {
+            o.out = cl.value();
+        } else if (*a == "--qemu-src") {
+            o.qemu_src = cl.value();
+        } else if (a->starts_with("-")) {
+            cl.unknown(*a);
         } else if (!o.scenario.empty()) {
-            fail("one scenario at a time\n" + std::string(usage));
+            cl.fail("one scenario at a time\n" + cl.usage());
         } else {
-            o.scenario = a;
+            o.scenario = *a;
         }
     }
     if (o.scenario.empty()) {
-        fail(std::string("no scenario given\n") + usage);
+        cl.fail("no scenario given\n" + cl.usage());
     }
     if (o.faults.empty()) {
         o.faults = {Fault::kill_destination, Fault::cut, Fault::stall,
                     Fault::cancel};
     }
     if (!std::filesystem::exists(o.binary)) {
-        fail("no QEMU at " + o.binary.string() + " (make build-fork, or --binary)");
+        cl.fail("no QEMU at " + o.binary.string() +
+                " (make build-fork, or --binary)");
     }
     return o;
 }
@@ -149,12 +122,13 @@ std::string describe(const FaultOutcome &r)
 
 int main(int argc, char **argv)
 {
-    Options o = parse(argc, argv);
+    CommandLine cl(argc, argv, "migfault", usage);
+    Options o = parse(cl);
     Scenario s;
     try {
         s = Scenario::load(o.scenario);
     } catch (const std::exception &e) {
-        fail(e.what());
+        cl.fail(e.what());
     }
     const std::string name = o.name.empty() ? s.name : o.name;
     const auto outdir = o.out / name;
@@ -202,7 +176,7 @@ int main(int argc, char **argv)
         write_file(outdir / "faults.csv", csv.str());
         write_file(outdir / "faults.md", md.str());
     } catch (const std::exception &e) {
-        fail(e.what());
+        cl.fail(e.what());
     }
     std::cout << "\n" << md.str() << "\nWrote " << (outdir / "faults.csv").string()
               << ", " << (outdir / "faults.md").string() << "\n";

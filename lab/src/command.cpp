@@ -257,15 +257,22 @@ std::string BackgroundCommand::output() const
     return ss.str();
 }
 
+sockaddr_in loopback_address(uint16_t port)
+{
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    return a;
+}
+
 uint16_t free_loopback_port()
 {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         throw std::system_error(errno, std::generic_category(), "socket");
     }
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sockaddr_in a = loopback_address(0);
     socklen_t len = sizeof(a);
     if (::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) < 0 ||
         ::getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len) < 0) {

@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "miglab/command.h"
+
 namespace miglab {
 
 namespace {
@@ -25,15 +27,6 @@ using Clock = std::chrono::steady_clock;
 // What one direction may hold before the relay stops reading it: the
 // source then waits on its own socket, as it would on a slow link.
 constexpr size_t max_queued = 16 << 20;
-
-sockaddr_in loopback(uint16_t port)
-{
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    return a;
-}
 
 // Closes fd so that its peer sees a reset, not an orderly end.
 void reset_close(int fd)
@@ -89,7 +82,7 @@ struct Link {
 int connect_to(uint16_t port)
 {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a = loopback(port);
+    sockaddr_in a = loopback_address(port);
     if (fd < 0 || port == 0 ||
         ::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) < 0) {
         if (fd >= 0) {
@@ -108,7 +101,7 @@ int connect_to(uint16_t port)
 FaultRelay::FaultRelay()
 {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    sockaddr_in a = loopback(0);
+    sockaddr_in a = loopback_address(0);
     socklen_t len = sizeof(a);
     if (listen_fd_ < 0 ||
         ::bind(listen_fd_, reinterpret_cast<sockaddr *>(&a), sizeof(a)) < 0 ||

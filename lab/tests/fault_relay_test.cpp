@@ -12,6 +12,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "miglab/command.h"
 #include "miglab/fault_relay.h"
 #include "miglab/poll.h"
 
@@ -37,22 +38,13 @@ private:
     int fd_;
 };
 
-sockaddr_in loopback(uint16_t port)
-{
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    return a;
-}
-
 // The destination: accepts one connection at a time and keeps what it
 // reads, until the peer ends it.
 class Sink {
 public:
     Sink() : listener_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0))
     {
-        sockaddr_in a = loopback(0);
+        sockaddr_in a = loopback_address(0);
         socklen_t len = sizeof(a);
         ::bind(listener_.fd(), reinterpret_cast<sockaddr *>(&a), sizeof(a));
         ::listen(listener_.fd(), 4);
@@ -97,7 +89,7 @@ std::string random_bytes(size_t n, unsigned seed)
 int connect_to(uint16_t port)
 {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a = loopback(port);
+    sockaddr_in a = loopback_address(port);
     EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)), 0);
     return fd;
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 //
-// One of the lab's own programs (migbench, mkinitrd) run to its end by a
-// test, its output in a file. Tests that watch a tool while it runs use
-// BackgroundCommand directly.
+// One of the lab's own programs (migbench, migfault, mkinitrd) run to its
+// end by a test, its output in a file. Tests that watch a tool while it
+// runs use BackgroundCommand directly.
 #pragma once
 
 #include <chrono>
@@ -10,6 +10,8 @@
 #include <string>
 #include <sys/wait.h>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "miglab/command.h"
 
@@ -24,6 +26,22 @@ inline int run_tool(const std::vector<std::string> &argv,
     BackgroundCommand t(argv, output, env);
     auto st = t.wait(std::chrono::seconds(120));
     return st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1;
+}
+
+// Runs tool (argv[0]) with argv and expects it to refuse them: exit
+// status 2 and "PROGRAM: message" in its output (program: the name it
+// prints).
+inline void expect_refused(const std::vector<std::string> &argv,
+                           const std::string &program,
+                           const std::string &message,
+                           const std::filesystem::path &log)
+{
+    BackgroundCommand tool(argv, log);
+    auto st = tool.wait(std::chrono::seconds(60));
+    ASSERT_TRUE(st.has_value()) << program << " still runs";
+    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 2) << message;
+    EXPECT_NE(tool.output().find(program + ": " + message), std::string::npos)
+        << tool.output();
 }
 
 } // namespace miglab::test

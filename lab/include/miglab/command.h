@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <netinet/in.h>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -86,5 +87,8 @@ private:
 // A TCP port on 127.0.0.1 that nothing listens on right now (the kernel's
 // choice for a socket bound to port 0, closed again).
 uint16_t free_loopback_port();
+
+// 127.0.0.1:port as the socket calls take it.
+sockaddr_in loopback_address(uint16_t port);
 
 } // namespace miglab
