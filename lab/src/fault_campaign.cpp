@@ -98,9 +98,16 @@ std::string FaultCampaign::phase_now()
     if (status != "active") {
         return "setup";
     }
-    const bool first = !info.contains("ram") ||
-                       info["ram"].value("dirty-sync-count", 0) <= 1;
-    return first ? "bulk" : "iterative";
+    // The bulk pass: not every page has been looked at once yet (sent,
+    // or found zero). The sync count would not say: the fork syncs every
+    // throttle period from the first second on.
+    if (!info.contains("ram")) {
+        return "bulk";
+    }
+    const Json &ram = info["ram"];
+    const uint64_t seen = (ram.value("normal", 0ULL) + ram.value("duplicate", 0ULL)) *
+                          ram.value("page-size", 4096ULL);
+    return seen < ram.value("total", 0ULL) ? "bulk" : "iterative";
 }
 
 std::string FaultCampaign::wait_for_point(uint64_t base, uint64_t point)
