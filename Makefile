@@ -7,13 +7,16 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .PHONY: help deps fetch src build build-fork build-stock build-lab check demo dev \
-        export pq-check build-each clean libvirt-check faults
+        export pq-check build-each clean libvirt-check faults \
+        build-asan fuzz
 
 help:
 	@echo "make demo    build both twins and run the demo migration"
 	@echo "make check   build and run every test (what CI runs)"
 	@echo "make libvirt-check  only the libvirt suite: two libvirtd, virsh migrate"
 	@echo "make faults  faults at random points of migrations (about an hour; docs/lab.md#migfault)"
+	@echo "make fuzz    corrupt streams and bad QMP input on a sanitizer build (docs/testing.md#fuzz)"
+	@echo "make build-asan  the fork with ASan and UBSan (build/qemu-fork-asan)"
 	@echo "make build   build the fork (build/qemu-fork) and its stock twin (build/qemu-stock)"
 	@echo "make dev     import base + patches/ into build/src for editing"
 	@echo "make export  write build/src's commits back to patches/"
@@ -35,6 +38,11 @@ build-fork: src
 
 build-lab: deps
 	@tools/build-lab
+
+# The fork with AddressSanitizer and UndefinedBehaviorSanitizer, for make
+# fuzz (its own build dir; about 8-11 minutes cold on 2 cores).
+build-asan: src
+	@tools/build-qemu fork-asan qemu-system-x86_64
 
 build-stock: fetch
 	@tools/build-qemu stock qemu-system-x86_64
@@ -58,6 +66,12 @@ demo: build
 faults: build-fork build-lab
 	@tools/build-guest
 	@tools/faults
+
+# Corrupt incoming streams and generated bad QMP input against the
+# sanitizer build (docs/testing.md#fuzz). Not part of check, which runs a
+# smaller set against the fork as built.
+fuzz: build-fork build-asan build-lab
+	@tools/fuzz
 
 # The fork driven through libvirt (docs/libvirt.md): two libvirtd in their
 # own namespaces, migrations with virsh. check runs it too; this target

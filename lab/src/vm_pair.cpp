@@ -98,6 +98,10 @@ void VmPair::start(const MigrationSetup &setup)
     if (!setup.parameters.empty()) {
         source_->qmp().execute("migrate-set-parameters", setup.parameters);
     }
+    if (!setup.destination_parameters.empty()) {
+        destination_->qmp().execute("migrate-set-parameters",
+                                    setup.destination_parameters);
+    }
     destination_->qmp().execute("migrate-incoming",
                                 {{"uri", "tcp:127.0.0.1:0"}});
     Json info = destination_->qmp().execute("query-migrate");

@@ -13,6 +13,7 @@
 #include "miglab/guest_probe.h"
 #include "miglab/poll.h"
 #include "miglab/ram_hash.h"
+#include "miglab/tls_credentials.h"
 #include "miglab/temp_dir.h"
 #include "miglab/vm_pair.h"
 
@@ -337,4 +338,32 @@ TEST_F(LinkFaultTest, CrawlingSwitchoverNeedsYankThenRetrySucceeds)
         return status == "failed" || status == "cancelled";
     })) << "after yank the migration is " << status;
     expect_source_survives_then_retry(pair, relay);
+}
+
+// Migration over TLS (x509, verified on both ends, loopback) with multifd
+// and the fork's convergence (auto-converge, computed throttle), five
+// times back and forth on one dirtying guest: each converges with equal
+// RAM.
+TEST_F(MigrationTest, MultifdOverTlsConvergesWithEqualRamFiveTimes)
+{
+    TlsCredentials tls(dir_.path() / "tls");
+    VmSpec spec = stressed_guest();
+    for (auto &a : tls.args()) {
+        spec.args.push_back(a);
+    }
+    VmPair pair(spec, dir_.path());
+    MigrationSetup setup = converging();
+    setup.capabilities.emplace_back("multifd", true);
+    setup.both_sides_parameters = {{"multifd-channels", 2}};
+    setup.parameters["tls-creds"] = TlsCredentials::client_id();
+    setup.destination_parameters = {{"tls-creds", TlsCredentials::server_id()}};
+    for (int i = 1; i <= 5; ++i) {
+        SCOPED_TRACE("migration " + std::to_string(i));
+        ASSERT_TRUE(guest_progresses(pair.source()));
+        MigrationResult r = pair.migrate(setup, limit);
+        ASSERT_TRUE(r.converged()) << r.status << ": " << r.info.dump() << "\n"
+                                   << pair.destination().log_tail();
+        expect_equal_ram(pair, dir_.path());
+        pair.promote_destination();
+    }
 }

@@ -33,12 +33,14 @@ std::vector<std::string> pc_machine_args(const std::string &accel,
 std::vector<std::string> numa_args(const std::vector<unsigned> &node_mib,
                                    unsigned smp);
 
-// Capabilities go to both sides; parameters to the source, and those in
-// both_sides_parameters (multifd channels, zero-page detection...) to both.
+// Capabilities go to both sides; parameters to the source, those in
+// both_sides_parameters (multifd channels, zero-page detection...) to both
+// and destination_parameters (its TLS credentials) to the destination.
 struct MigrationSetup {
     std::vector<std::pair<std::string, bool>> capabilities;
     Json parameters = Json::object();
     Json both_sides_parameters = Json::object();
+    Json destination_parameters = Json::object();
 };
 
 struct MigrationResult {
