@@ -8,13 +8,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .PHONY: help deps fetch src build build-fork build-stock build-lab check demo dev \
         export pq-check build-each clean libvirt-check faults \
-        build-asan fuzz
+        build-asan fuzz soak
 
 help:
 	@echo "make demo    build both twins and run the demo migration"
 	@echo "make check   build and run every test (what CI runs)"
 	@echo "make libvirt-check  only the libvirt suite: two libvirtd, virsh migrate"
 	@echo "make faults  faults at random points of migrations (about an hour; docs/lab.md#migfault)"
+	@echo "make soak    200 migrations back and forth, RAM compared after each (docs/testing.md#soak)"
 	@echo "make fuzz    corrupt streams and bad QMP input on a sanitizer build (docs/testing.md#fuzz)"
 	@echo "make build-asan  the fork with ASan and UBSan (build/qemu-fork-asan)"
 	@echo "make build   build the fork (build/qemu-fork) and its stock twin (build/qemu-stock)"
@@ -72,6 +73,13 @@ faults: build-fork build-lab
 # smaller set against the fork as built.
 fuzz: build-fork build-asan build-lab
 	@tools/fuzz
+
+# Migrations back and forth under stress, each with its RAM compared
+# (docs/testing.md#soak): 100 with the bare guest under KVM, 100 with the
+# demo's Linux guest. Not part of check (about an hour).
+soak: build-fork build-lab
+	@tools/build-guest
+	@tools/soak
 
 # The fork driven through libvirt (docs/libvirt.md): two libvirtd in their
 # own namespaces, migrations with virsh. check runs it too; this target

@@ -28,6 +28,8 @@ const char usage[] =
     "  --points N      faults that strike, per fault (default 30); a fault\n"
     "                  drawn past the end of the stream does not count\n"
     "  --seed N        the random points' seed (default: a new one, printed)\n"
+    "  --soak N        no faults: N migrations back and forth, each with its\n"
+    "                  RAM compared (make soak); writes soak.csv, soak.md\n"
     "  --binary PATH   QEMU (default build/qemu-fork/...)\n"
     "  --name NAME     output directory name (default: the scenario's)\n"
     "  --out DIR       parent of the output directory (default build/faults)\n"
@@ -38,6 +40,7 @@ struct Options {
     std::filesystem::path scenario;
     std::vector<Fault> faults;
     unsigned points = 30;
+    unsigned soak = 0;
     uint64_t seed = std::random_device{}();
     std::filesystem::path binary = MIGLAB_TOP "/build/qemu-fork/qemu-system-x86_64";
     std::string name;
@@ -64,6 +67,11 @@ Options parse(CommandLine &cl)
             o.points = static_cast<unsigned>(cl.number());
             if (o.points == 0) {
                 cl.fail("--points must be at least 1");
+            }
+        } else if (*a == "--soak") {
+            o.soak = static_cast<unsigned>(cl.number());
+            if (o.soak == 0) {
+                cl.fail("--soak must be at least 1");
             }
         } else if (*a == "--seed") {
             o.seed = cl.number();
@@ -135,6 +143,7 @@ int main(int argc, char **argv)
     catch_interrupts();
     std::vector<FaultOutcome> rows;
     bool all_right = true;
+    bool calibrated = false; // the first migration completed, RAM equal
     try {
         std::cout << "migfault: " << s.name << ", " << s.guest_kind
                   << " guest, -accel " << s.accel << ", "
@@ -145,7 +154,21 @@ int main(int argc, char **argv)
         std::cout << "first migration (healthy): " << std::flush;
         std::cout << campaign.calibrate() << " B; points drawn below that"
                   << std::endl;
+        calibrated = true;
         unsigned cycle = 0;
+        if (o.soak) {
+            // The first, healthy migration was the first of the soak.
+            for (cycle = 2; cycle <= o.soak; ++cycle) {
+                FaultOutcome r = campaign.healthy(cycle);
+                all_right = all_right && r.ok();
+                std::cout << "[soak " << cycle << "/" << o.soak << "] "
+                          << r.retry << (r.ram_equal ? ", RAM equal" : "")
+                          << (r.error.empty() ? "" : " (" + r.error + ")")
+                          << std::endl;
+                rows.push_back(std::move(r));
+            }
+            o.faults.clear();
+        }
         for (Fault f : o.faults) {
             unsigned struck = 0;
             // A bound on draws past the stream's end.
@@ -168,17 +191,33 @@ int main(int argc, char **argv)
     }
     std::ostringstream csv, md;
     write_fault_csv(csv, rows);
+    const std::string file = o.soak ? "soak" : "faults";
     md << "Scenario " << s.name << ", seed " << o.seed << ", "
        << qemu_version(o.binary) << "\n\n";
-    write_fault_summary(md, rows);
+    if (o.soak) {
+        if (calibrated) {
+            FaultOutcome first;
+            first.cycle = 1;
+            first.fault = Fault::none;
+            first.phase = "none";
+            first.retry = "completed";
+            first.ram_equal = first.source_running = first.guest_progresses = true;
+            rows.insert(rows.begin(), first);
+        }
+        csv.str("");
+        write_fault_csv(csv, rows);
+        write_soak_summary(md, rows);
+    } else {
+        write_fault_summary(md, rows);
+    }
     try {
         std::filesystem::create_directories(outdir);
-        write_file(outdir / "faults.csv", csv.str());
-        write_file(outdir / "faults.md", md.str());
+        write_file(outdir / (file + ".csv"), csv.str());
+        write_file(outdir / (file + ".md"), md.str());
     } catch (const std::exception &e) {
         cl.fail(e.what());
     }
-    std::cout << "\n" << md.str() << "\nWrote " << (outdir / "faults.csv").string()
-              << ", " << (outdir / "faults.md").string() << "\n";
+    std::cout << "\n" << md.str() << "\nWrote " << (outdir / (file + ".csv")).string()
+              << ", " << (outdir / (file + ".md")).string() << "\n";
     return all_right ? 0 : 1;
 }

@@ -39,6 +39,9 @@ bool ended(const std::string &status)
 
 const char *fault_name(Fault f)
 {
+    if (f == Fault::none) {
+        return "none";
+    }
     for (const auto &[fault, name] : fault_names) {
         if (fault == f) {
             return name;
@@ -131,6 +134,17 @@ std::string FaultCampaign::wait_for_point(uint64_t base, uint64_t point)
     return "none";
 }
 
+FaultOutcome FaultCampaign::healthy(unsigned cycle)
+{
+    FaultOutcome o;
+    o.cycle = cycle;
+    o.fault = Fault::none;
+    o.phase = "none";
+    retry(o);
+    o.source_running = o.guest_progresses = o.retry == "completed";
+    return o;
+}
+
 void FaultCampaign::retry(FaultOutcome &o)
 {
     relay_.clear();
@@ -220,6 +234,7 @@ FaultOutcome FaultCampaign::run(Fault f, unsigned cycle)
                 pair_.cancel();
                 break;
             case Fault::cut:
+            case Fault::none:
                 break;
             }
         }
@@ -344,6 +359,17 @@ void write_fault_summary(std::ostream &o, const std::vector<FaultOutcome> &rows)
           << c.retry << " | " << c.equal << " | " << c.ok << "/" << c.struck
           << " |\n";
     }
+}
+
+void write_soak_summary(std::ostream &o, const std::vector<FaultOutcome> &rows)
+{
+    unsigned completed = 0, equal = 0;
+    for (const auto &r : rows) {
+        completed += r.retry == "completed";
+        equal += r.ram_equal;
+    }
+    o << "| migrations | completed | RAM equal |\n| --- | --- | --- |\n| "
+      << rows.size() << " | " << completed << " | " << equal << " |\n";
 }
 
 } // namespace miglab

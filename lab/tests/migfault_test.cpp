@@ -58,6 +58,35 @@ TEST(Migfault, OnePointOfEachFaultThenEverythingChecks)
     EXPECT_NE(md.find("| cut | "), std::string::npos) << md;
 }
 
+TEST(Migfault, SoakMigratesBackAndForthWithEqualRam)
+{
+    MIGLAB_REQUIRE_QEMU();
+    if (!fs::exists(test::qemu_source())) {
+        GTEST_SKIP() << "no QEMU source at " << test::qemu_source();
+    }
+    TempDir dir;
+    const fs::path scenario = dir.path() / "soak.json";
+    std::ofstream(scenario) << R"({"name": "soak",
+        "guest": {"kind": "bootblock", "memory": "128M"},
+        "migration": {"capabilities": {"auto-converge": true},
+                      "parameters": {"max-bandwidth": 1073741824,
+                                     "downtime-limit": 300},
+                      "time_limit_s": 120}})";
+    BackgroundCommand mf({MIGLAB_MIGFAULT, "--soak", "3", "--binary",
+                          test::qemu_binary().string(), "--qemu-src",
+                          test::qemu_source().string(), "--out",
+                          (dir.path() / "out").string(), scenario.string()},
+                         dir.path() / "migfault.log");
+    auto st = mf.wait(std::chrono::seconds(300));
+    ASSERT_TRUE(st.has_value()) << "migfault still runs: " << mf.output();
+    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0)
+        << "wait status " << *st << ": " << mf.output();
+    const std::string md = read(dir.path() / "out" / "soak" / "soak.md");
+    EXPECT_NE(md.find("| 3 | 3 | 3 |"), std::string::npos) << md;
+    const std::string csv = read(dir.path() / "out" / "soak" / "soak.csv");
+    EXPECT_NE(csv.find("\n3,none,"), std::string::npos) << csv;
+}
+
 TEST(Migfault, BadOptionsAreRefusedByName)
 {
     TempDir dir;
@@ -67,6 +96,7 @@ TEST(Migfault, BadOptionsAreRefusedByName)
         {{"--points"}, "--points needs a value"},
         {{"--melt", "x.json"}, "unknown option --melt"},
         {{"--points", "0", "x.json"}, "--points must be at least 1"},
+        {{"--soak", "0", "x.json"}, "--soak must be at least 1"},
         {{"--seed", "-1", "x.json"}, "--seed takes a whole number"},
         {{}, "no scenario given"},
     };

@@ -26,6 +26,7 @@ enum class Fault {
     stall,            // the link stops forwarding; migrate_cancel 2 s later
                       // (yank out of band when the monitor is blocked)
     cancel,           // migrate_cancel
+    none,             // no fault: the soak's healthy migrations
 };
 
 const char *fault_name(Fault f);
@@ -77,6 +78,10 @@ public:
     // Its outcome (fault: none) is returned for the record.
     uint64_t calibrate();
     FaultOutcome run(Fault f, unsigned cycle);
+    // A migration with no fault (the soak): to a fresh destination, RAM
+    // compared, the destination then the source; its outcome has
+    // phase "none" and what the retry checks say.
+    FaultOutcome healthy(unsigned cycle);
 
 private:
     // Waits until the stream has passed point bytes beyond base, or the
@@ -108,5 +113,7 @@ private:
 // (per fault: points, struck, and each check's count).
 void write_fault_csv(std::ostream &o, const std::vector<FaultOutcome> &rows);
 void write_fault_summary(std::ostream &o, const std::vector<FaultOutcome> &rows);
+// The soak's summary: migrations, completed, RAM equal.
+void write_soak_summary(std::ostream &o, const std::vector<FaultOutcome> &rows);
 
 } // namespace miglab
