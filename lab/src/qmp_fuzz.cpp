@@ -4,11 +4,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include "miglab/poll.h"
+#include "miglab/report.h"
 #include "miglab/stream_fuzz.h"
 
 namespace miglab {
@@ -16,15 +15,6 @@ namespace miglab {
 namespace {
 
 constexpr int max_depth = 2;
-
-std::string csv_quote(const std::string &s)
-{
-    std::string q = "\"";
-    for (char c : s) {
-        q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    }
-    return q + "\"";
-}
 
 // Values of every JSON type but the one named (int, number, boolean,
 // string, null, array, object), with the type's name.
@@ -339,10 +329,7 @@ std::vector<std::string> QmpStateRig::leave()
     pair_.reset();
     relay_.clear();
     for (const auto &[name, log] : logs) {
-        std::ifstream in(log);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        const std::string text = ss.str();
+        const std::string text = read_file(log);
         if (has_sanitizer_report(text)) {
             size_t at = std::min(text.find("ERROR: "), text.find("runtime error:"));
             reports.push_back(name + " in state " + state_ + ": " +
@@ -357,8 +344,8 @@ void write_qmp_csv(std::ostream &o, const std::vector<QmpCaseResult> &rows)
     o << "state,target,command,case,arguments,verdict,reply\n";
     for (const auto &r : rows) {
         o << r.state << "," << r.target << "," << r.c.command << ","
-          << csv_quote(r.c.what) << "," << csv_quote(abbreviate(r.c.args.dump()))
-          << "," << r.verdict << "," << csv_quote(abbreviate(r.reply)) << "\n";
+          << csv_quoted(r.c.what) << "," << csv_quoted(abbreviate(r.c.args.dump()))
+          << "," << r.verdict << "," << csv_quoted(abbreviate(r.reply)) << "\n";
     }
 }
 

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cmath>
 #include <fcntl.h>
+#include <fstream>
 #include <functional>
 #include <iomanip>
 #include <map>
@@ -213,6 +214,23 @@ const std::vector<Column> &report_columns()
                [](auto &r) { return r.completed_throttle_pct; }),
     };
     return columns;
+}
+
+std::string read_file(const std::filesystem::path &file)
+{
+    std::ifstream in(file, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string csv_quoted(const std::string &s)
+{
+    std::string q = "\"";
+    for (char c : s) {
+        q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    }
+    return q + "\"";
 }
 
 void write_file(const std::filesystem::path &file, const std::string &text)

@@ -10,6 +10,7 @@
 
 #include "miglab/poll.h"
 #include "miglab/qemu_process.h"
+#include "miglab/report.h"
 #include "miglab/vm_pair.h"
 
 namespace miglab {
@@ -23,14 +24,6 @@ double ms_since(Clock::time_point t)
     return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-std::string read_text(const std::filesystem::path &f)
-{
-    std::ifstream in(f, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 // The last line of a log that is not empty (QEMU's last message).
 std::string last_line(const std::string &log)
 {
@@ -42,15 +35,6 @@ std::string last_line(const std::string &log)
         }
     }
     return last;
-}
-
-std::string csv_quote(const std::string &s)
-{
-    std::string q = "\"";
-    for (char c : s) {
-        q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    }
-    return q + "\"";
 }
 
 } // namespace
@@ -166,7 +150,7 @@ IncomingOutcome load_stream(const std::filesystem::path &binary,
         o.verdict = exit_status && WIFEXITED(*exit_status) &&
                     WEXITSTATUS(*exit_status) == 1 ? "rejected" : "crash";
     }
-    const std::string log = read_text(dest.log_path());
+    const std::string log = read_file(dest.log_path());
     if (o.error.empty()) {
         o.error = last_line(log);
     }
@@ -187,8 +171,8 @@ void write_stream_csv(std::ostream &o, const std::vector<StreamCaseResult> &rows
     o << "case,mutation,detail,verdict,ms,error\n";
     for (const auto &r : rows) {
         o << r.mutated.index << "," << r.mutated.mutation << ","
-          << csv_quote(r.mutated.detail) << "," << r.outcome.verdict << ","
-          << static_cast<long>(r.outcome.ms) << "," << csv_quote(r.outcome.error)
+          << csv_quoted(r.mutated.detail) << "," << r.outcome.verdict << ","
+          << static_cast<long>(r.outcome.ms) << "," << csv_quoted(r.outcome.error)
           << "\n";
     }
 }

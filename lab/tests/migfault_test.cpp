@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "lab_env.h"
+#include "miglab/report.h"
 #include "miglab/temp_dir.h"
 #include "tool_process.h"
 
@@ -14,14 +15,6 @@ using namespace miglab;
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read(const fs::path &file)
-{
-    std::ifstream in(file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 } // namespace
 
@@ -50,11 +43,11 @@ TEST(Migfault, OnePointOfEachFaultThenEverythingChecks)
         << "wait status " << *st << ": " << mf.output();
     EXPECT_NE(mf.output().find(", seed "), std::string::npos) << mf.output();
 
-    const std::string csv = read(dir.path() / "out" / "faults" / "faults.csv");
+    const std::string csv = read_file(dir.path() / "out" / "faults" / "faults.csv");
     for (const char *f : {",kill-destination,", ",cut,", ",stall,", ",cancel,"}) {
         EXPECT_NE(csv.find(f), std::string::npos) << f << " missing:\n" << csv;
     }
-    const std::string md = read(dir.path() / "out" / "faults" / "faults.md");
+    const std::string md = read_file(dir.path() / "out" / "faults" / "faults.md");
     EXPECT_NE(md.find("| cut | "), std::string::npos) << md;
 }
 
@@ -81,9 +74,9 @@ TEST(Migfault, SoakMigratesBackAndForthWithEqualRam)
     ASSERT_TRUE(st.has_value()) << "migfault still runs: " << mf.output();
     EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0)
         << "wait status " << *st << ": " << mf.output();
-    const std::string md = read(dir.path() / "out" / "soak" / "soak.md");
+    const std::string md = read_file(dir.path() / "out" / "soak" / "soak.md");
     EXPECT_NE(md.find("| 3 | 3 | 3 |"), std::string::npos) << md;
-    const std::string csv = read(dir.path() / "out" / "soak" / "soak.csv");
+    const std::string csv = read_file(dir.path() / "out" / "soak" / "soak.csv");
     EXPECT_NE(csv.find("\n3,none,"), std::string::npos) << csv;
 }
 

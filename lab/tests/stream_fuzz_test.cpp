@@ -11,6 +11,7 @@
 #include "miglab/migration_stream.h"
 #include "miglab/qmp_fuzz.h"
 #include "miglab/stream_fuzz.h"
+#include "miglab/report.h"
 #include "miglab/temp_dir.h"
 #include "tool_process.h"
 
@@ -19,14 +20,6 @@ using namespace miglab;
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read(const fs::path &file)
-{
-    std::ifstream in(file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 void write(const fs::path &file, const Bytes &b)
 {
@@ -128,8 +121,8 @@ TEST(CorruptStream, WrappingRamBlockSizeFailsTheLoad)
     TempDir dir;
     IncomingOutcome o = load(b, dir.path());
     EXPECT_EQ(o.verdict, "rejected") << o.error;
-    EXPECT_NE(read(dir.path() / "case.log").find("Size too large"),
-              std::string::npos) << read(dir.path() / "case.log");
+    EXPECT_NE(read_file(dir.path() / "case.log").find("Size too large"),
+              std::string::npos) << read_file(dir.path() / "case.log");
 }
 
 // fw_cfg's ACPI table sizes came from the stream into a resize with
@@ -157,8 +150,8 @@ TEST(CorruptStream, BadAcpiTableSizeInFwCfgFailsTheLoad)
     TempDir dir;
     IncomingOutcome o = load(b, dir.path());
     EXPECT_EQ(o.verdict, "rejected") << o.error;
-    EXPECT_NE(read(dir.path() / "case.log").find("ACPI table size in the stream"),
-              std::string::npos) << read(dir.path() / "case.log");
+    EXPECT_NE(read_file(dir.path() / "case.log").find("ACPI table size in the stream"),
+              std::string::npos) << read_file(dir.path() / "case.log");
 }
 
 // The fast part of make fuzz: every boundary cut and about a hundred
@@ -175,7 +168,7 @@ TEST(Migstream, HundredsOfCorruptStreamsFailCleanly)
     ASSERT_TRUE(st.has_value()) << "migstream still runs: " << ms.output();
     EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0)
         << "wait status " << *st << ": " << ms.output();
-    const std::string md = read(dir.path() / "out" / "streams.md");
+    const std::string md = read_file(dir.path() / "out" / "streams.md");
     EXPECT_NE(md.find("| **all** | 300 | "), std::string::npos) << md;
     EXPECT_NE(md.find("| 0 | 0 | 0 | "), std::string::npos) << md;
 }
@@ -191,7 +184,7 @@ TEST(Migqmp, BadInputInEveryMigrationStateGetsAQmpError)
     ASSERT_TRUE(st.has_value()) << "migqmp still runs: " << mq.output();
     EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0)
         << "wait status " << *st << ": " << mq.output();
-    const std::string csv = read(dir.path() / "out" / "qmp.csv");
+    const std::string csv = read_file(dir.path() / "out" / "qmp.csv");
     for (const auto &state : QmpStateRig::states()) {
         EXPECT_NE(csv.find("\n" + state + ","), std::string::npos) << state;
     }

@@ -16,6 +16,11 @@ namespace miglab {
 // file when a write or the close fails (a full disk must not leave a
 // truncated result behind a successful run).
 void write_file(const std::filesystem::path &file, const std::string &text);
+// A whole file as a string (empty when it cannot be read: logs that a
+// process may not have written).
+std::string read_file(const std::filesystem::path &file);
+// A CSV field in double quotes, inner quotes doubled.
+std::string csv_quoted(const std::string &s);
 
 // One metric of a run, in one place: its CSV column, unit and meaning, its
 // CSV cell, and where it shows in the Markdown's main table (rank 1 is the
