@@ -28,6 +28,9 @@ const char usage[] =
     "  --points N      faults that strike, per fault (default 30); a fault\n"
     "                  drawn past the end of the stream does not count\n"
     "  --seed N        the random points' seed (default: a new one, printed)\n"
+    "  --switchover    strike in the switchover: the migration pauses before\n"
+    "                  it (pause-before-switchover), the point is drawn from\n"
+    "                  what is left to send, then it continues\n"
     "  --soak N        no faults: N migrations back and forth, each with its\n"
     "                  RAM compared (make soak); writes soak.csv, soak.md\n"
     "  --binary PATH   QEMU (default build/qemu-fork/...)\n"
@@ -41,6 +44,7 @@ struct Options {
     std::vector<Fault> faults;
     unsigned points = 30;
     unsigned soak = 0;
+    bool switchover = false;
     uint64_t seed = std::random_device{}();
     std::filesystem::path binary = MIGLAB_TOP "/build/qemu-fork/qemu-system-x86_64";
     std::string name;
@@ -68,6 +72,8 @@ Options parse(CommandLine &cl)
             if (o.points == 0) {
                 cl.fail("--points must be at least 1");
             }
+        } else if (*a == "--switchover") {
+            o.switchover = true;
         } else if (*a == "--soak") {
             o.soak = static_cast<unsigned>(cl.number());
             if (o.soak == 0) {
@@ -174,7 +180,7 @@ int main(int argc, char **argv)
             // A bound on draws past the stream's end.
             for (unsigned tries = 0; struck < o.points && tries < 3 * o.points;
                  ++tries) {
-                FaultOutcome r = campaign.run(f, ++cycle);
+                FaultOutcome r = campaign.run(f, ++cycle, o.switchover);
                 struck += r.struck();
                 all_right = all_right && (!r.struck() || r.ok());
                 std::cout << "[" << fault_name(f) << " " << struck << "/"

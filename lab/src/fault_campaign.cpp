@@ -148,6 +148,12 @@ FaultOutcome FaultCampaign::healthy(unsigned cycle)
 void FaultCampaign::retry(FaultOutcome &o)
 {
     relay_.clear();
+    // A fault in the switchover set it (strike_in_switchover); the
+    // scenario's own setup sets it again if it wants it.
+    pair_.source().qmp().execute(
+        "migrate-set-capabilities",
+        {{"capabilities", {{{"capability", "pause-before-switchover"},
+                            {"state", false}}}}});
     pair_.restart_destination();
     MigrationResult m =
         pair_.migrate(s_.setup, std::chrono::seconds(s_.time_limit_s));
@@ -205,37 +211,100 @@ void FaultCampaign::wait_ended()
     }
 }
 
-FaultOutcome FaultCampaign::run(Fault f, unsigned cycle)
+void FaultCampaign::strike(Fault f, FaultOutcome &o)
+{
+    switch (f) {
+    case Fault::kill_destination:
+        ::kill(pair_.destination().pid(), SIGKILL);
+        break;
+    case Fault::stall:
+        relay_.stall(true);
+        std::this_thread::sleep_for(stall_time);
+        o.yanked = cancel_or_yank();
+        break;
+    case Fault::cancel:
+        // In the switchover the monitor may wait for the link: as a stall.
+        o.yanked = cancel_or_yank();
+        break;
+    case Fault::cut:
+    case Fault::none:
+        break;
+    }
+}
+
+std::string FaultCampaign::strike_in_switchover(Fault f, FaultOutcome &o)
+{
+    MigrationSetup setup = s_.setup;
+    setup.capabilities.emplace_back("pause-before-switchover", true);
+    pair_.start(setup);
+    std::string status;
+    poll_until(std::chrono::seconds(s_.time_limit_s), Millis(20), [&] {
+        status = pair_.source().qmp().execute("query-migrate").value("status", "");
+        return status == "pre-switchover" || ended(status);
+    });
+    if (status != "pre-switchover") {
+        return "none";
+    }
+    // What is left: the final pass and the devices' state (about a MiB
+    // with the lab's guests). The point falls anywhere in it.
+    const Json ram = pair_.source().qmp().execute("query-migrate").value("ram", Json::object());
+    const uint64_t left = ram.value("remaining", 0ULL) + (1ULL << 20);
+    o.point = std::uniform_int_distribution<uint64_t>(0, left - 1)(rng_);
+    const uint64_t base = relay_.forwarded();
+    if (f == Fault::cut) {
+        relay_.cut_after(o.point);
+    }
+    pair_.source().qmp().execute("migrate-continue", {{"state", "pre-switchover"}});
+    // The source's monitor may not answer until the stream has gone (the
+    // migration thread holds the BQL): watch the relay, and ask QEMU with
+    // a short time-out only to learn that the migration ended first.
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::seconds(s_.time_limit_s);
+    for (unsigned n = 0; std::chrono::steady_clock::now() < deadline; ++n) {
+        if (relay_.forwarded() - base >= o.point) {
+            strike(f, o);
+            return "switchover";
+        }
+        if (n % 10 == 9) {
+            try {
+                status = pair_.source().qmp()
+                             .execute("query-migrate", {}, Millis(200))
+                             .value("status", "");
+                if (ended(status)) {
+                    return relay_.forwarded() - base >= o.point ? "switchover"
+                                                                : "none";
+                }
+            } catch (const QmpError &) {
+                throw;
+            } catch (const std::runtime_error &) {
+                // No answer yet: the switchover holds the monitor.
+            }
+        }
+        std::this_thread::sleep_for(watch_period);
+    }
+    return "none";
+}
+
+FaultOutcome FaultCampaign::run(Fault f, unsigned cycle, bool in_switchover)
 {
     FaultOutcome o;
     o.cycle = cycle;
     o.fault = f;
-    o.point = std::uniform_int_distribution<uint64_t>(
-        0, std::max<uint64_t>(stream_bytes_, 1) - 1)(rng_);
     try {
         relay_.clear();
-        const uint64_t base = relay_.forwarded();
-        if (f == Fault::cut) {
-            relay_.cut_after(o.point);
-        }
-        pair_.start(s_.setup);
-        o.phase = wait_for_point(base, o.point);
-        if (o.phase != "none") {
-            switch (f) {
-            case Fault::kill_destination:
-                ::kill(pair_.destination().pid(), SIGKILL);
-                break;
-            case Fault::stall:
-                relay_.stall(true);
-                std::this_thread::sleep_for(stall_time);
-                o.yanked = cancel_or_yank();
-                break;
-            case Fault::cancel:
-                pair_.cancel();
-                break;
-            case Fault::cut:
-            case Fault::none:
-                break;
+        if (in_switchover) {
+            o.phase = strike_in_switchover(f, o);
+        } else {
+            o.point = std::uniform_int_distribution<uint64_t>(
+                0, std::max<uint64_t>(stream_bytes_, 1) - 1)(rng_);
+            const uint64_t base = relay_.forwarded();
+            if (f == Fault::cut) {
+                relay_.cut_after(o.point);
+            }
+            pair_.start(s_.setup);
+            o.phase = wait_for_point(base, o.point);
+            if (o.phase != "none") {
+                strike(f, o);
             }
         }
         if (f == Fault::stall &&

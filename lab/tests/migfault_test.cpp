@@ -51,6 +51,36 @@ TEST(Migfault, OnePointOfEachFaultThenEverythingChecks)
     EXPECT_NE(md.find("| cut | "), std::string::npos) << md;
 }
 
+TEST(Migfault, OnePointOfEachFaultInTheSwitchover)
+{
+    MIGLAB_REQUIRE_QEMU();
+    if (!fs::exists(test::qemu_source())) {
+        GTEST_SKIP() << "no QEMU source at " << test::qemu_source();
+    }
+    TempDir dir;
+    const fs::path scenario = dir.path() / "faults.json";
+    std::ofstream(scenario) << R"({"name": "faults",
+        "guest": {"kind": "bootblock", "memory": "128M"},
+        "migration": {"capabilities": {"auto-converge": true},
+                      "parameters": {"max-bandwidth": 1073741824,
+                                     "downtime-limit": 300},
+                      "time_limit_s": 120}})";
+    BackgroundCommand mf({MIGLAB_MIGFAULT, "--switchover", "--points", "1",
+                          "--binary", test::qemu_binary().string(),
+                          "--qemu-src", test::qemu_source().string(), "--out",
+                          (dir.path() / "out").string(), scenario.string()},
+                         dir.path() / "migfault.log");
+    auto st = mf.wait(std::chrono::seconds(500));
+    ASSERT_TRUE(st.has_value()) << "migfault still runs: " << mf.output();
+    EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0)
+        << "wait status " << *st << ": " << mf.output();
+    const std::string md = read_file(dir.path() / "out" / "faults" / "faults.md");
+    for (const char *f : {"| cut | ", "| stall | ", "| cancel | ", "| kill-destination | "}) {
+        EXPECT_NE(md.find(f), std::string::npos) << f << " missing:\n" << md;
+    }
+    EXPECT_NE(md.find("switchover 1"), std::string::npos) << md;
+}
+
 TEST(Migfault, SoakMigratesBackAndForthWithEqualRam)
 {
     MIGLAB_REQUIRE_QEMU();

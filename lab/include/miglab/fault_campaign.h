@@ -77,7 +77,11 @@ public:
     // The first, healthy migration: its stream size bounds the points.
     // Its outcome (fault: none) is returned for the record.
     uint64_t calibrate();
-    FaultOutcome run(Fault f, unsigned cycle);
+    // in_switchover: the migration pauses before the switchover
+    // (pause-before-switchover), and the point is drawn from what is left
+    // to send then (the final pass and the devices' state): the fault
+    // strikes while the source is stopped and sends its last bytes.
+    FaultOutcome run(Fault f, unsigned cycle, bool in_switchover = false);
     // A migration with no fault (the soak): to a fresh destination, RAM
     // compared, the destination then the source; its outcome has
     // phase "none" and what the retry checks say.
@@ -89,6 +93,11 @@ private:
     // first).
     std::string wait_for_point(uint64_t base, uint64_t point);
     std::string phase_now();
+    // The fault itself, once its point has passed.
+    void strike(Fault f, FaultOutcome &o);
+    // Runs to the pause before the switchover, draws the point in what is
+    // left, continues and strikes; the phase ("switchover", or "none").
+    std::string strike_in_switchover(Fault f, FaultOutcome &o);
     // migrate_cancel, or `yank` out of band when the monitor does not
     // answer; whether it took the yank. Returns once the migration ended.
     bool cancel_or_yank();
