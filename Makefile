@@ -76,7 +76,7 @@ fuzz: build-fork build-asan build-lab
 
 # Migrations back and forth under stress, each with its RAM compared
 # (docs/testing.md#soak): 100 with the bare guest under KVM, 100 with the
-# demo's Linux guest. Not part of check (about an hour).
+# demo's Linux guest. Not part of check (about 35 minutes here).
 soak: build-fork build-lab
 	@tools/build-guest
 	@tools/soak
