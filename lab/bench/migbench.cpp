@@ -272,6 +272,9 @@ int main(int argc, char **argv)
         report.write_csv(outdir / "results.csv");
         write_file(outdir / "results.md", md);
         svgs = report.write_svgs(outdir);
+        for (auto &f : report.write_estimates(outdir)) {
+            svgs.push_back(std::move(f));
+        }
     } catch (const std::exception &e) {
         cl.fail(e.what());
     }

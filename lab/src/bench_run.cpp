@@ -300,6 +300,23 @@ public:
         probe_->reset_worst_pass();
     }
 
+    // The fork's convergence estimate, every 500 ms or so.
+    void sample_estimate(const Json &info)
+    {
+        const auto c = info.find("x-convergence");
+        const double now = sampler_.ms_since_start();
+        if (c == info.end() || !c->is_object() ||
+            (!r_.estimates.empty() && now - r_.estimates.back().t_ms < 500)) {
+            return;
+        }
+        EstimateSample e{now, std::nullopt,
+                         c->value("first-pass-remaining", 1) == 0};
+        if (c->contains("expected-time")) {
+            e.expected_ms = c->value("expected-time", 0.0);
+        }
+        r_.estimates.push_back(e);
+    }
+
     // The migration, sampling the guest, the throttle and KVM's counters.
     void migrate()
     {
@@ -331,6 +348,7 @@ public:
                          info.value("cpu-throttle-percentage", 0)});
                     sampler_.sample(pair_.source());
                     kvm.sample(pair_.source());
+                    sample_estimate(info);
                 }
             },
             sample_period);
@@ -351,6 +369,7 @@ public:
         r_.status = m.status;
         r_.converged = m.converged();
         fill_from_query_migrate(r_, m.info);
+        compute_estimate_error(r_);
         if (!r_.converged) {
             r_.total_time_ms = m.wall_ms;
             pair_.source().qmp().execute("stop");

@@ -212,6 +212,10 @@ const std::vector<Column> &report_columns()
                [](auto &r) { return r.throttle_release_ms; }),
         number("completed_throttle_pct", "%", "--via libvirt: the throttle domjobinfo --completed reported", 0,
                [](auto &r) { return r.completed_throttle_pct; }),
+        number("estimate_error_pct", "%", "the fork's convergence estimate (x-convergence): median absolute error against the actual time left, % of it, after the first pass", 1,
+               [](auto &r) { return r.estimate_error_pct; }, "estimate error %", 15),
+        number("never_converge_ms", "ms", "when the fork's estimate first said the migration will not converge", 0,
+               [](auto &r) { return r.never_converge_ms; }, "\"will not converge\" at ms", 16),
     };
     return columns;
 }
@@ -620,6 +624,94 @@ Report::write_svgs(const std::filesystem::path &dir) const
             write_file(f, s.str());
             out.push_back(f);
         }
+    }
+    return out;
+}
+
+std::vector<std::filesystem::path>
+Report::write_estimates(const std::filesystem::path &dir) const
+{
+    std::vector<std::filesystem::path> out;
+    std::ostringstream csv;
+    csv << "scenario,binary,rep,t_s,expected_s,actual_left_s,first_pass_done\n";
+    bool any = false;
+    for (const auto &r : runs_) {
+        for (const auto &e : r.estimates) {
+            any = true;
+            csv << csv_quoted(r.scenario) << ',' << csv_quoted(r.binary) << ','
+                << r.rep << ',' << fmt((e.t_ms - r.migration_start_ms) / 1000, 2)
+                << ',' << (e.expected_ms ? fmt(*e.expected_ms / 1000, 2) : "never")
+                << ','
+                << (r.converged ? fmt((r.migration_end_ms - e.t_ms) / 1000, 2)
+                                : "n/a")
+                << ',' << (e.first_pass_done ? 1 : 0) << '\n';
+        }
+    }
+    if (!any) {
+        return out;
+    }
+    write_file(dir / "estimates.csv", csv.str());
+    out.push_back(dir / "estimates.csv");
+
+    // Per scenario: each run's estimate (solid) and the time that was
+    // actually left (dashed), over the time since its migration began.
+    const double W = 640, H = 360, L = 70, R = 20, T = 40, B = 50;
+    for (const auto &sc : scenarios()) {
+        std::vector<const RunResult *> runs;
+        double tmax = 1;
+        for (const auto &r : runs_) {
+            if (r.scenario == sc && !r.estimates.empty()) {
+                runs.push_back(&r);
+                tmax = std::max(tmax, r.migration_s());
+            }
+        }
+        if (runs.empty()) {
+            continue;
+        }
+        const double ymax = tmax * 1.5;
+        auto x = [&](double t) { return L + (W - L - R) * t / tmax; };
+        auto y = [&](double v) {
+            return T + (H - T - B) * (1 - std::min(v, ymax) / ymax);
+        };
+        std::ostringstream s;
+        s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W
+          << "' height='" << H << "' font-family='sans-serif' "
+             "font-size='13'>\n<rect width='100%' height='100%' "
+             "fill='white'/>\n<text x='" << W / 2 << "' y='22' "
+             "text-anchor='middle' font-size='15'>" << xml_escape(sc)
+          << ": expected (solid) vs actual (dashed) time left, s</text>\n";
+        for (int i = 0; i <= 4; ++i) {
+            double v = ymax * i / 4;
+            s << "<line x1='" << L << "' x2='" << W - R << "' y1='" << y(v)
+              << "' y2='" << y(v) << "' stroke='#ddd'/>\n<text x='" << L - 8
+              << "' y='" << y(v) + 4 << "' text-anchor='end'>" << fmt(v, 1)
+              << "</text>\n<text x='" << x(tmax * i / 4) << "' y='"
+              << H - B + 18 << "' text-anchor='middle'>" << fmt(tmax * i / 4, 1)
+              << "</text>\n";
+        }
+        s << "<text x='" << (L + W - R) / 2 << "' y='" << H - B + 36
+          << "' text-anchor='middle'>seconds since the migration began "
+             "(estimates above the plot: will not converge)</text>\n";
+        for (const auto *r : runs) {
+            const std::string c = colour(r->binary, binaries_);
+            s << "<polyline fill='none' stroke='" << c
+              << "' stroke-width='1.5' points='";
+            for (const auto &e : r->estimates) {
+                double t = (e.t_ms - r->migration_start_ms) / 1000;
+                s << x(t) << ','
+                  << (e.expected_ms ? y(*e.expected_ms / 1000) : T - 10) << ' ';
+            }
+            s << "'/>\n";
+            if (r->converged) {
+                s << "<line x1='" << x(0) << "' y1='" << y(r->migration_s())
+                  << "' x2='" << x(r->migration_s()) << "' y2='" << y(0)
+                  << "' stroke='" << c << "' stroke-dasharray='4,3'/>\n";
+            }
+        }
+        s << "</svg>\n";
+        auto f = dir / (sc + "-estimate.svg");
+        write_file(f, s.str());
+        out.push_back(f);
     }
     return out;
 }

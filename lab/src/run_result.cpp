@@ -48,6 +48,28 @@ void compute_guest_impact(RunResult &r)
     r.lost_work_s = std::max(0.0, (expected - done) / base / 1000.0);
 }
 
+void compute_estimate_error(RunResult &r)
+{
+    std::vector<double> errors;
+    for (const auto &e : r.estimates) {
+        if (!e.expected_ms) {
+            if (!r.never_converge_ms) {
+                r.never_converge_ms = e.t_ms - r.migration_start_ms;
+            }
+            continue;
+        }
+        const double left = r.migration_end_ms - e.t_ms;
+        if (r.converged && e.first_pass_done && left > 0) {
+            errors.push_back(std::abs(*e.expected_ms - left) / left * 100);
+        }
+    }
+    if (!errors.empty()) {
+        std::nth_element(errors.begin(), errors.begin() + errors.size() / 2,
+                         errors.end());
+        r.estimate_error_pct = errors[errors.size() / 2];
+    }
+}
+
 void compute_throttle_release(RunResult &r, const BurstSchedule &b)
 {
     if (!b.bursty() || r.guest_clock.empty()) {

@@ -109,3 +109,39 @@ TEST(ThrottleRelease, OnlyForBurstyGuests)
     compute_throttle_release(r, {});
     EXPECT_FALSE(r.throttle_release_ms.has_value());
 }
+
+// A migration from 1 s to 11 s; estimates every second from 2 s. Before
+// the first pass ends (t < 5 s) they do not count; after it, the fork
+// expected 6, 5, 5, 4, 3, 2 s where 6, 5, 4, 3, 2, 1 s were left: errors
+// 0%, 0%, 25%, 33%, 50%, 100%, median (the upper of the two middle ones)
+// 33%.
+TEST(Estimate, MedianRelativeErrorAfterTheFirstPass)
+{
+    RunResult r;
+    r.converged = true;
+    r.migration_start_ms = 1000;
+    r.migration_end_ms = 11000;
+    r.estimates = {{2000, 1000.0, false}, {3000, 1000.0, false},
+                   {4000, 1000.0, false}, {5000, 6000.0, true},
+                   {6000, 5000.0, true},  {7000, 5000.0, true},
+                   {8000, 4000.0, true},  {9000, 3000.0, true},
+                   {10000, 2000.0, true}};
+    compute_estimate_error(r);
+    ASSERT_TRUE(r.estimate_error_pct);
+    EXPECT_NEAR(*r.estimate_error_pct, 100.0 / 3, 1e-9);
+    EXPECT_FALSE(r.never_converge_ms);
+}
+
+TEST(Estimate, WillNotConvergeIsTimedFromTheMigrationsStart)
+{
+    RunResult r;
+    r.migration_start_ms = 1000;
+    r.migration_end_ms = 61000;
+    r.estimates = {{1500, 9000.0, false}, {2500, std::nullopt, false},
+                   {3000, std::nullopt, false}};
+    compute_estimate_error(r);
+    ASSERT_TRUE(r.never_converge_ms);
+    EXPECT_DOUBLE_EQ(*r.never_converge_ms, 1500);
+    // Not converged: no error to measure
+    EXPECT_FALSE(r.estimate_error_pct);
+}

@@ -62,6 +62,11 @@ public:
     // <dir>/<scenario>-total-time.svg and <dir>/<scenario>-throughput.svg
     std::vector<std::filesystem::path>
     write_svgs(const std::filesystem::path &dir) const;
+    // The fork's convergence estimates, when runs sampled them:
+    // <dir>/estimates.csv (each sample next to the actual time left) and
+    // <dir>/<scenario>-estimate.svg. Nothing when none did.
+    std::vector<std::filesystem::path>
+    write_estimates(const std::filesystem::path &dir) const;
 
 private:
     std::vector<std::string> scenarios() const;

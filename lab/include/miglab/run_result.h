@@ -20,6 +20,16 @@ struct ThrottleSample {
     int pct;
 };
 
+// The fork's convergence estimate (query-migrate x-convergence) at a time
+// since the run began: the time it expects the migration to take from
+// then (none when it says it will not converge), and whether the first
+// pass over RAM was done.
+struct EstimateSample {
+    double t_ms;
+    std::optional<double> expected_ms;
+    bool first_pass_done;
+};
+
 // A reading of the guest's own clock (guest_ms) at a time since the run
 // began (t_ms).
 struct ClockSample {
@@ -89,10 +99,16 @@ struct RunResult {
     // Through libvirt (migbench --via libvirt): the throttle the
     // destination's `virsh domjobinfo --completed` reports (0: no line).
     std::optional<double> completed_throttle_pct;
+    // The fork's convergence estimate: the median of |expected - actual|
+    // / actual time left over the samples after the first pass (completed
+    // runs), and when it first said the migration will not converge.
+    std::optional<double> estimate_error_pct;
+    std::optional<double> never_converge_ms;
     double migration_start_ms = 0, migration_end_ms = 0;
     std::vector<ThroughputSample> timeline;
     std::vector<ThrottleSample> throttle_timeline; // while migrating
     std::vector<ClockSample> guest_clock;
+    std::vector<EstimateSample> estimates; // every ~500 ms while migrating
     std::string work_unit; // what the timeline counts, per second
 
     double migration_s() const
@@ -112,6 +128,9 @@ struct RunResult {
         return total_time_ms > 0 ? lower_bound_ms / total_time_ms : 0;
     }
 };
+
+// estimate_error_pct and never_converge_ms from estimates.
+void compute_estimate_error(RunResult &r);
 
 // Perf-drop duration and work lost (fraction and seconds) over [start, end]
 // of a timeline, against the median rate before start. Fills the optional
