@@ -76,10 +76,19 @@ Qmp Qmp::connect(const std::filesystem::path &socket, Millis timeout,
         std::this_thread::sleep_for(Millis(20));
     }
     Qmp qmp(fd);
-    qmp.greeting_ = qmp.read_message(deadline);
-    if (!qmp.greeting_.contains("QMP")) {
-        throw std::runtime_error("unexpected QMP greeting: " +
-                                 qmp.greeting_.dump());
+    // QEMU can send an event before its greeting when the connection
+    // races with it (seen once in 45 runs: RESUME as the VM started):
+    // keep such events for wait_event() and read on to the greeting.
+    for (;;) {
+        Json m = qmp.read_message(deadline);
+        if (m.contains("QMP")) {
+            qmp.greeting_ = std::move(m);
+            break;
+        }
+        if (!m.contains("event")) {
+            throw std::runtime_error("unexpected QMP greeting: " + m.dump());
+        }
+        qmp.events_.push_back(std::move(m));
     }
     const Json caps = qmp.greeting_["QMP"].value("capabilities", Json::array());
     qmp.oob_ = std::find(caps.begin(), caps.end(), "oob") != caps.end();

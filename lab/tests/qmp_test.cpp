@@ -3,7 +3,12 @@
 #include "miglab/temp_dir.h"
 
 #include <csignal>
+#include <cstring>
 #include <fstream>
+#include <thread>
+
+#include <sys/socket.h>
+#include <sys/un.h>
 
 using namespace miglab;
 
@@ -90,4 +95,45 @@ TEST(QemuVersion, PathIsNotGivenToAShell)
     std::filesystem::permissions(bin, std::filesystem::perms::owner_all);
     EXPECT_EQ(qemu_version(bin), "QEMU emulator version 1.2.3 (--version)");
     EXPECT_EQ(qemu_version(dir.path() / "nothing here"), "");
+}
+
+// A QMP server that sends an event before its greeting (QEMU did, once,
+// when the lab connected as the VM started): the client keeps the event
+// and negotiates.
+TEST(QmpConnect, AnEventBeforeTheGreetingIsKept)
+{
+    TempDir dir;
+    const auto path = dir.path() / "qmp.sock";
+    int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(listener, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr *>(&addr),
+                     sizeof(addr)), 0);
+    ASSERT_EQ(::listen(listener, 1), 0);
+    std::thread server([listener] {
+        int fd = ::accept(listener, nullptr, nullptr);
+        const std::string hello =
+            "{\"event\": \"RESUME\", \"timestamp\": {\"seconds\": 1, "
+            "\"microseconds\": 2}}\r\n"
+            "{\"QMP\": {\"version\": {}, \"capabilities\": []}}\r\n";
+        ASSERT_EQ(::write(fd, hello.data(), hello.size()),
+                  static_cast<ssize_t>(hello.size()));
+        char buf[256];
+        ASSERT_GT(::read(fd, buf, sizeof(buf)), 0); // qmp_capabilities, id 1
+        const std::string ok = "{\"return\": {}, \"id\": 1}\r\n";
+        ASSERT_EQ(::write(fd, ok.data(), ok.size()),
+                  static_cast<ssize_t>(ok.size()));
+        ::close(fd);
+    });
+    try {
+        Qmp qmp = Qmp::connect(path, Millis(5000), ::getpid());
+        EXPECT_TRUE(qmp.greeting().contains("QMP"));
+        EXPECT_TRUE(qmp.wait_event("RESUME", Millis(0)));
+    } catch (const std::exception &e) {
+        ADD_FAILURE() << e.what();
+    }
+    server.join();
+    ::close(listener);
 }
