@@ -128,6 +128,17 @@ Column word(const char *name, const char *what,
     return {name, "", what, 0, std::move(cell), "", 0, {}, 0};
 }
 
+// An SVG's opening: its size, a white background, and title (already
+// escaped) centred on top.
+void svg_open(std::ostream &s, double w, double h, const std::string &title)
+{
+    s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w
+      << "' height='" << h << "' font-family='sans-serif' "
+         "font-size='13'>\n<rect width='100%' height='100%' "
+         "fill='white'/>\n<text x='" << w / 2 << "' y='22' "
+         "text-anchor='middle' font-size='15'>" << title << "</text>\n";
+}
+
 std::string yes_no(bool b)
 {
     return b ? "yes" : "no";
@@ -484,12 +495,9 @@ Report::write_svgs(const std::filesystem::path &dir) const
             }
             ymax *= 1.15;
             std::ostringstream s;
-            s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W
-              << "' height='" << H << "' font-family='sans-serif' "
-                 "font-size='13'>\n<rect width='100%' height='100%' "
-                 "fill='white'/>\n<text x='" << W / 2 << "' y='22' "
-                 "text-anchor='middle' font-size='15'>" << xml_escape(sc)
-              << ": total migration time (s), each run and median</text>\n";
+            svg_open(s, W, H, xml_escape(sc) +
+                                  ": total migration time (s), each run and "
+                                  "median");
             auto y = [&](double v) { return T + (H - T - B) * (1 - v / ymax); };
             for (int i = 0; i <= 4; ++i) {
                 double v = ymax * i / 4;
@@ -560,13 +568,9 @@ Report::write_svgs(const std::filesystem::path &dir) const
             std::ostringstream s;
             auto x = [&](double t) { return L + (W - L - R) * t / tmax; };
             auto y = [&](double v) { return T + (H - T - B) * (1 - v / rmax); };
-            s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W
-              << "' height='" << H << "' font-family='sans-serif' "
-                 "font-size='13'>\n<rect width='100%' height='100%' "
-                 "fill='white'/>\n<text x='" << W / 2 << "' y='22' "
-                 "text-anchor='middle' font-size='15'>" << xml_escape(sc)
-              << ": guest throughput (" << xml_escape(pick.front()->work_unit)
-              << "/s), median run</text>\n";
+            svg_open(s, W, H, xml_escape(sc) + ": guest throughput (" +
+                                  xml_escape(pick.front()->work_unit) +
+                                  "/s), median run");
             for (const auto *r : pick) {
                 s << "<rect x='" << x(r->migration_start_ms / 1000.0)
                   << "' y='" << T << "' width='"
@@ -674,12 +678,9 @@ Report::write_estimates(const std::filesystem::path &dir) const
             return T + (H - T - B) * (1 - std::min(v, ymax) / ymax);
         };
         std::ostringstream s;
-        s << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W
-          << "' height='" << H << "' font-family='sans-serif' "
-             "font-size='13'>\n<rect width='100%' height='100%' "
-             "fill='white'/>\n<text x='" << W / 2 << "' y='22' "
-             "text-anchor='middle' font-size='15'>" << xml_escape(sc)
-          << ": expected (solid) vs actual (dashed) time left, s</text>\n";
+        svg_open(s, W, H, xml_escape(sc) +
+                              ": expected (solid) vs actual (dashed) time "
+                              "left, s");
         for (int i = 0; i <= 4; ++i) {
             double v = ymax * i / 4;
             s << "<line x1='" << L << "' x2='" << W - R << "' y1='" << y(v)
