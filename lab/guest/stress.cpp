@@ -30,6 +30,12 @@
 //                    cycle starts at t_ms=0 of the report lines, so a
 //                    line's t_ms says which phase the guest was in
 //                    (default 0 and 0: always writing)
+//   miglab_alloc_mib before the working set is mapped: allocate and
+//                    write this many MiB (a pattern, or zeros with
+//                    miglab_alloc_zero=1) and hold them (default 0)
+//   miglab_free_mib  then give this many MiB of that back to the kernel
+//                    (at most miglab_alloc_mib; default 0): memory the
+//                    guest has used and freed, what free page hints skip
 //   miglab_modules   modules to load, comma-separated (with what they depend
 //                    on, from /modules/deps written by mkinitrd); none by
 //                    default
@@ -235,6 +241,30 @@ void reader(const unsigned char *mem, size_t pages, Shared &sh)
     }
 }
 
+// alloc_mib MiB touched (so the host backs them), then free_mib of them
+// unmapped: the kernel has them on its free lists, not zeroed.
+void allocate_and_free(const Settings &st)
+{
+    if (!st.alloc_mib) {
+        return;
+    }
+    const size_t bytes = st.alloc_mib << 20;
+    auto *p = static_cast<unsigned char *>(
+        mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0));
+    if (p == MAP_FAILED) {
+        std::printf("MIGLAB error: cannot map %zu MiB more: %s\n",
+                    st.alloc_mib, std::strerror(errno));
+        for (;;) {
+            pause();
+        }
+    }
+    std::memset(p, st.alloc_zero ? 0 : 0x5a, bytes);
+    munmap(p, st.free_mib << 20);
+    std::printf("MIGLAB allocated alloc_mib=%zu free_mib=%zu zero=%d\n",
+                st.alloc_mib, st.free_mib, st.alloc_zero ? 1 : 0);
+}
+
 } // namespace
 
 int main()
@@ -247,6 +277,7 @@ int main()
     setvbuf(stdout, nullptr, _IOLBF, 0);
     Settings st = read_settings();
     load_modules(st.modules);
+    allocate_and_free(st);
     size_t bytes = st.mem_mib << 20;
     auto *mem = static_cast<unsigned char *>(
         mmap(nullptr, bytes, PROT_READ | PROT_WRITE,

@@ -83,7 +83,9 @@ ParsedSettings parse_settings(const std::string &cmdline, unsigned cpus)
         const std::optional<uint64_t> x = number(v);
         const bool known = k == "mem_mib" || k == "writers" || k == "rate" ||
                            k == "hot_pct" || k == "hot_share" ||
-                           k == "reader" || k == "burst_ms" || k == "idle_ms";
+                           k == "reader" || k == "burst_ms" || k == "idle_ms" ||
+                           k == "alloc_mib" || k == "free_mib" ||
+                           k == "alloc_zero";
         if (!known) {
             out.warnings.push_back("unknown setting miglab_" + k);
         } else if (!x) {
@@ -92,6 +94,9 @@ ParsedSettings parse_settings(const std::string &cmdline, unsigned cpus)
             bad("must be 0..100");
         } else if (k == "mem_mib" && (*x == 0 || *x > (SIZE_MAX >> 20))) {
             bad("must be at least 1 (MiB)");
+        } else if ((k == "alloc_mib" || k == "free_mib") &&
+                   *x > (SIZE_MAX >> 20)) {
+            bad("is too large");
         } else if (k == "writers" && *x > 4096) {
             bad("must be 0..4096");
         } else if (k == "mem_mib") {
@@ -108,9 +113,20 @@ ParsedSettings parse_settings(const std::string &cmdline, unsigned cpus)
             s.reader = *x != 0;
         } else if (k == "burst_ms") {
             s.burst_ms = *x;
+        } else if (k == "alloc_mib") {
+            s.alloc_mib = *x;
+        } else if (k == "free_mib") {
+            s.free_mib = *x;
+        } else if (k == "alloc_zero") {
+            s.alloc_zero = *x != 0;
         } else {
             s.idle_ms = *x;
         }
+    }
+    if (s.free_mib > s.alloc_mib) {
+        out.errors.push_back("miglab_free_mib=" + std::to_string(s.free_mib) +
+                             ": must be at most miglab_alloc_mib (" +
+                             std::to_string(s.alloc_mib) + ")");
     }
     return out;
 }

@@ -23,6 +23,12 @@ struct Settings {
     bool reader = false;
     uint64_t burst_ms = 0;
     uint64_t idle_ms = 0;
+    // Before the working set is mapped: alloc_mib MiB allocated and written (with
+    // zeros when alloc_zero), then free_mib MiB of it given back to the
+    // kernel; the rest stays held.
+    size_t alloc_mib = 0;
+    size_t free_mib = 0;
+    bool alloc_zero = false;
 };
 
 struct ParsedSettings {
@@ -34,7 +40,7 @@ struct ParsedSettings {
 // The miglab_<key>=<value> words of a kernel command line (see
 // stress.cpp's header); writers defaults to cpus. A value that is not a
 // number, or out of its range (hot_pct and hot_share above 100, mem_mib
-// 0), is an error that names the setting.
+// 0, free_mib above alloc_mib), is an error that names the setting.
 ParsedSettings parse_settings(const std::string &cmdline, unsigned cpus);
 
 // How many of a writer's pages form the hot set: 0 for hot_pct 0

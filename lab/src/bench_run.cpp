@@ -11,6 +11,7 @@
 #include "miglab/poll.h"
 #include "miglab/ram_hash.h"
 #include "miglab/temp_dir.h"
+#include "miglab/thread_cpu.h"
 #include "miglab/trace_log.h"
 #include "miglab/vmstate_load.h"
 
@@ -115,7 +116,8 @@ uint64_t count_ring_full(const std::filesystem::path &log, double from,
 
 } // namespace
 
-std::string linux_guest_cmdline(const Json &stress)
+std::string linux_guest_cmdline(const Json &stress,
+                                const std::string &kernel_args)
 {
     std::string append = "console=ttyS0 quiet panic=-1";
     for (const auto &[k, v] : stress.items()) {
@@ -132,6 +134,9 @@ std::string linux_guest_cmdline(const Json &stress)
             value = std::to_string(v.get<uint64_t>());
         }
         append += " miglab_" + k + "=" + value;
+    }
+    if (!kernel_args.empty()) {
+        append += " " + kernel_args;
     }
     return append;
 }
@@ -154,9 +159,9 @@ std::vector<std::string> scenario_vm_args(const Scenario &s,
         // The destination's non-iterable load (parse_load_window).
         auto load = load_trace_events();
         events.insert(events.end(), load.begin(), load.end());
-        auto devices = s.devices.args();
-        a.insert(a.end(), devices.begin(), devices.end());
     }
+    auto devices = s.devices.args();
+    a.insert(a.end(), devices.begin(), devices.end());
     auto extra = extra_trace_events();
     events.insert(events.end(), extra.begin(), extra.end());
     if (!events.empty()) {
@@ -328,6 +333,7 @@ public:
         if (s_.stopped) {
             pair_.source().qmp().execute("stop");
         }
+        ThreadCpu cpu(pair_.source().pid());
         pair_.start(s_.setup);
         const auto suspend_at =
             Clock::now() + std::chrono::seconds(s_.suspend_after_s);
@@ -350,8 +356,11 @@ public:
                     kvm.sample(pair_.source());
                     sample_estimate(info);
                 }
+                cpu.sample();
             },
             sample_period);
+        r_.migration_cpu_s = cpu.seconds("mig/src/main");
+        r_.multifd_cpu_s = cpu.seconds("mig/src/send_");
         r_.migration_end_ms = sampler_.ms_since_start();
         if (s_.uses_kvm() && r_.migration_s() > 0) {
             kvm.finish(pair_.source(), r_);

@@ -49,8 +49,10 @@ public:
     const char *name() const override { return "linux"; }
     std::vector<std::string> settings() const override
     {
-        return {"mem_mib", "writers", "rate",    "rates",    "hot_pct",
-                "hot_share", "reader", "modules", "burst_ms", "idle_ms"};
+        return {"mem_mib",  "writers",   "rate",      "rates",
+                "hot_pct",  "hot_share", "reader",    "modules",
+                "burst_ms", "idle_ms",   "alloc_mib", "free_mib",
+                "alloc_zero"};
     }
     std::vector<std::string> args(const Scenario &s, const LabPaths &paths,
                                   const std::filesystem::path &) const override
@@ -63,7 +65,7 @@ public:
         }
         return {"-kernel", (paths.guest_dir / "vmlinuz").string(),
                 "-initrd", (paths.guest_dir / "initrd.img").string(),
-                "-append", linux_guest_cmdline(s.stress)};
+                "-append", linux_guest_cmdline(s.stress, s.kernel_args)};
     }
     std::unique_ptr<GuestProbe> probe(const std::filesystem::path &) const override
     {
@@ -78,6 +80,7 @@ public:
         size_domain(d, s, emulator);
         d.guest_dir = paths.guest_dir;
         d.stress = s.stress;
+        d.kernel_args = s.kernel_args;
         return {d.name, d.serial, domain_xml(d)};
     }
 };

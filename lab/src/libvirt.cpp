@@ -504,7 +504,7 @@ std::string domain_xml(const LinuxDomainSpec &s)
       << "</kernel>\n"
       << "    <initrd>" << xml_escape((s.guest_dir / "initrd.img").string())
       << "</initrd>\n"
-      << "    <cmdline>" << xml_escape(linux_guest_cmdline(s.stress))
+      << "    <cmdline>" << xml_escape(linux_guest_cmdline(s.stress, s.kernel_args))
       << "</cmdline>\n"
       << "  </os>\n"
       << "  <features><acpi/><apic/></features>\n"

@@ -29,7 +29,7 @@ std::optional<std::string> LibvirtBench::unsupported(const Scenario &s)
     if (auto why = s.kind().libvirt_unsupported(s)) {
         return why;
     }
-    if (!s.numa.empty() || !s.devices.empty()) {
+    if (!s.numa.empty() || s.devices.count()) {
         return "NUMA nodes and extra devices are not in the lab's domains";
     }
     if (s.stopped) {

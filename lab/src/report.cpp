@@ -227,6 +227,10 @@ const std::vector<Column> &report_columns()
                [](auto &r) { return r.estimate_error_pct; }, "estimate error %", 15),
         number("never_converge_ms", "ms", "when the fork's estimate first said the migration will not converge", 0,
                [](auto &r) { return r.never_converge_ms; }, "\"will not converge\" at ms", 16),
+        number("migration_cpu_s", "s", "CPU time of the source's migration thread (mig/src/main) during the migration", 2,
+               [](auto &r) { return r.migration_cpu_s; }, "migration thread CPU s", 17),
+        number("multifd_cpu_s", "s", "CPU time of the source's multifd sender threads (mig/src/send_N) during the migration", 2,
+               [](auto &r) { return r.multifd_cpu_s; }, "multifd CPU s", 18),
     };
     return columns;
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <stdexcept>
@@ -94,7 +95,7 @@ Scenario Scenario::load(const std::filesystem::path &file)
     Json guest = get<Json>(file, j, "guest", "", Json::object());
     only_keys(file, guest, "guest.",
               {"kind", "memory", "smp", "accel", "stress", "devices",
-               "numa"});
+               "numa", "kernel_args"});
     s.guest_kind = get<std::string>(file, guest, "kind", "guest.", "idle");
     const GuestKind *kind = GuestKind::find(s.guest_kind);
     if (!kind) {
@@ -146,14 +147,40 @@ Scenario Scenario::load(const std::filesystem::path &file)
                                           ", got " + v.dump());
         }
     }
+    s.kernel_args = get<std::string>(file, guest, "kernel_args", "guest.", "");
+    if (!s.kernel_args.empty() &&
+        (s.guest_kind != "linux" ||
+         !std::regex_match(s.kernel_args,
+                           std::regex("[A-Za-z0-9_.,=-]+( [A-Za-z0-9_.,=-]+)*")))) {
+        throw ScenarioError(file, "'guest.kernel_args' must be kernel "
+                                  "command-line words ([A-Za-z0-9_.,=-], one "
+                                  "space apart) for the linux guest, got \"" +
+                                      s.kernel_args + "\"");
+    }
     const Json devices = get<Json>(file, guest, "devices", "guest.",
                                    Json::object());
     if (!devices.is_object()) {
         throw ScenarioError(file, "'guest.devices' must be an object");
     }
     only_keys(file, devices, "guest.devices.",
-              {"virtio_net", "net_queues", "virtio_blk", "blk_queues"});
+              {"virtio_net", "net_queues", "virtio_blk", "blk_queues",
+               "balloon"});
     for (const auto &[k, v] : devices.items()) {
+        if (k == "balloon") {
+            const std::map<std::string, DeviceSet::Balloon> kinds = {
+                {"off", DeviceSet::Balloon::off},
+                {"on", DeviceSet::Balloon::on},
+                {"hint", DeviceSet::Balloon::hint}};
+            auto it = v.is_string() ? kinds.find(v.get<std::string>())
+                                    : kinds.end();
+            if (it == kinds.end()) {
+                throw ScenarioError(file, "'guest.devices.balloon' must be "
+                                          "\"off\", \"on\" or \"hint\", "
+                                          "got " + v.dump());
+            }
+            s.devices.balloon = it->second;
+            continue;
+        }
         const bool queues = k.ends_with("_queues");
         if (!v.is_number_unsigned() || v.get<unsigned>() > (queues ? 64 : 28) ||
             (queues && v.get<unsigned>() == 0)) {

@@ -31,6 +31,14 @@ std::vector<std::string> DeviceSet::args() const
                   "virtio-blk-pci,drive=" + id +
                       ",num-queues=" + std::to_string(blk_queues)});
     }
+    if (balloon == Balloon::on) {
+        a.insert(a.end(), {"-device", "virtio-balloon-pci,id=miglab-balloon"});
+    } else if (balloon == Balloon::hint) {
+        a.insert(a.end(), {"-object", "iothread,id=miglab-balloon-io",
+                           "-device",
+                           "virtio-balloon-pci,id=miglab-balloon,"
+                           "free-page-hint=on,iothread=miglab-balloon-io"});
+    }
     return a;
 }
 

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "miglab/bench_run.h"
 #include "miglab/libvirt_bench.h"
 #include "miglab/scenario.h"
 #include "miglab/temp_dir.h"
@@ -176,6 +177,45 @@ TEST_F(ScenarioTest, SwitchoverDevices)
     EXPECT_NE(error_for(R"({"name": "x",
                 "guest": {"devices": {"virtio_net": 20, "virtio_blk": 20}}})")
                   .find("at most 28 devices"),
+              std::string::npos);
+}
+
+TEST_F(ScenarioTest, BalloonWithOrWithoutFreePageHints)
+{
+    Scenario s = Scenario::load(write(R"({"name": "x",
+        "guest": {"kind": "linux", "devices": {"balloon": "hint"}}})"));
+    EXPECT_EQ(s.devices.balloon, DeviceSet::Balloon::hint);
+    // Not a device whose load the switchover columns measure.
+    EXPECT_TRUE(s.devices.empty());
+    const auto args = s.devices.args();
+    EXPECT_NE(std::find(args.begin(), args.end(),
+                        "virtio-balloon-pci,id=miglab-balloon,"
+                        "free-page-hint=on,iothread=miglab-balloon-io"),
+              args.end());
+    EXPECT_EQ(Scenario::load(write(R"({"name": "x",
+        "guest": {"devices": {"balloon": "on"}}})")).devices.args(),
+              (std::vector<std::string>{"-device",
+                                        "virtio-balloon-pci,id=miglab-balloon"}));
+    EXPECT_NE(error_for(R"({"name": "x",
+                "guest": {"devices": {"balloon": true}}})")
+                  .find("'guest.devices.balloon' must be \"off\", \"on\" or "
+                        "\"hint\", got true"),
+              std::string::npos);
+}
+
+TEST_F(ScenarioTest, KernelArgsFollowTheStressWords)
+{
+    Scenario s = Scenario::load(write(R"({"name": "x",
+        "guest": {"kind": "linux", "stress": {"mem_mib": 8},
+                  "kernel_args": "init_on_alloc=0 page_poison=1"}})"));
+    EXPECT_EQ(linux_guest_cmdline(s.stress, s.kernel_args),
+              "console=ttyS0 quiet panic=-1 miglab_mem_mib=8 "
+              "init_on_alloc=0 page_poison=1");
+    EXPECT_NE(error_for(R"({"name": "x", "guest": {"kind": "linux",
+                "kernel_args": "a;b"}})").find("'guest.kernel_args' must be"),
+              std::string::npos);
+    EXPECT_NE(error_for(R"({"name": "x", "guest": {"kind": "bare",
+                "kernel_args": "a"}})").find("for the linux guest"),
               std::string::npos);
 }
 

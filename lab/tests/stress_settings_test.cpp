@@ -36,6 +36,8 @@ TEST(StressSettings, OutOfRangeValuesAreErrorsNotClamped)
         {"miglab_rate=fast", "miglab_rate=fast: must be a non-negative"},
         {"miglab_hot_pct=-5", "miglab_hot_pct=-5: must be a non-negative"},
         {"miglab_rates=10,x", "miglab_rates=10,x: must be a list of pages/s"},
+        {"miglab_alloc_mib=100 miglab_free_mib=200",
+         "miglab_free_mib=200: must be at most miglab_alloc_mib (100)"},
     };
     for (const auto &[cmdline, says] : cases) {
         ParsedSettings p = parse_settings(cmdline, 1);
@@ -43,6 +45,17 @@ TEST(StressSettings, OutOfRangeValuesAreErrorsNotClamped)
         EXPECT_NE(p.errors[0].find(says), std::string::npos)
             << cmdline << " -> " << p.errors[0];
     }
+}
+
+TEST(StressSettings, AllocatesThenFreesBeforeTheWorkingSet)
+{
+    ParsedSettings p = parse_settings(
+        "miglab_alloc_mib=3584 miglab_free_mib=3072 miglab_alloc_zero=1", 1);
+    ASSERT_TRUE(p.errors.empty()) << p.errors.front();
+    EXPECT_EQ(p.settings.alloc_mib, 3584u);
+    EXPECT_EQ(p.settings.free_mib, 3072u);
+    EXPECT_TRUE(p.settings.alloc_zero);
+    EXPECT_EQ(parse_settings("", 1).settings.alloc_mib, 0u);
 }
 
 // hot_pct=100 makes the hot set the whole working set: every write must

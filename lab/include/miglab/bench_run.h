@@ -23,8 +23,9 @@ struct Binary {
 
 // The Linux guest's kernel command line: serial console, and each stress
 // setting as miglab_<key>=<value> (no dots: the kernel would take a
-// dotted word for a module parameter).
-std::string linux_guest_cmdline(const Json &stress);
+// dotted word for a module parameter), then kernel_args (guest.kernel_args).
+std::string linux_guest_cmdline(const Json &stress,
+                                const std::string &kernel_args = "");
 
 // QEMU's own figures from a query-migrate answer: total, down and set-up
 // time, bytes sent, dirty syncs.

@@ -169,6 +169,7 @@ struct LinuxDomainSpec : DomainSpec {
     LinuxDomainSpec() : DomainSpec("miglab-linux", 1024) {}
     std::filesystem::path guest_dir;
     Json stress = Json::object();
+    std::string kernel_args;
 };
 std::string domain_xml(const LinuxDomainSpec &spec);
 

@@ -104,6 +104,10 @@ struct RunResult {
     // runs), and when it first said the migration will not converge.
     std::optional<double> estimate_error_pct;
     std::optional<double> never_converge_ms;
+    // CPU seconds of the source's migration thread and of its multifd
+    // sender threads during the migration (sampled: see ThreadCpu).
+    std::optional<double> migration_cpu_s;
+    std::optional<double> multifd_cpu_s;
     double migration_start_ms = 0, migration_end_ms = 0;
     std::vector<ThroughputSample> timeline;
     std::vector<ThrottleSample> throttle_timeline; // while migrating

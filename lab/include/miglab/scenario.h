@@ -36,7 +36,9 @@ namespace miglab {
 // and "bare" (the lab's ring-3 stress guest, for KVM paths; "guest.stress"
 // sets it: ws_mib, hot_pct, hot_share, rate, rates (per vCPU), readers;
 // see lab/guest/bare/bare.cpp). "guest.devices" adds virtio devices for
-// switchover scenarios (see DeviceSet). "guest.numa" lists NUMA node
+// switchover scenarios (see DeviceSet). "guest.kernel_args" adds words
+// to the Linux guest's kernel command line (e.g. "init_on_alloc=0").
+// "guest.numa" lists NUMA node
 // sizes in MiB, each node its own RAM block (they must add up to
 // "guest.memory"). "migration.stopped" stops the
 // source just before the migration (non-live): the same guest and RAM
@@ -54,6 +56,7 @@ struct Scenario {
     unsigned smp = 1;
     std::string accel;
     Json stress = Json::object(); // linux and bare guests' settings
+    std::string kernel_args;      // linux guest: more kernel command line
     std::vector<unsigned> numa;   // node sizes, MiB; empty: one RAM block
     DeviceSet devices;
     MigrationSetup setup;

@@ -16,14 +16,28 @@ namespace miglab {
 // free tapN name and the device goes away with QEMU), virtio-blk a
 // null-co block node. The Linux guest must load virtio_net and virtio_blk
 // (guest.stress.modules) so that the drivers set the queues up.
+//
+// "balloon": "on" adds a virtio-balloon; "hint" one with free page hints
+// (free-page-hint=on, in its own iothread, as the feature requires): at
+// the start of a migration QEMU asks the guest for its free pages and
+// skips them. The guest must load virtio_balloon to answer; one that
+// does not is a guest that never answers.
 struct DeviceSet {
+    enum class Balloon { off, on, hint };
+
     unsigned virtio_net = 0;
     unsigned net_queues = 1;
     unsigned virtio_blk = 0;
     unsigned blk_queues = 1;
+    Balloon balloon = Balloon::off;
 
+    // No device whose load the switchover scenarios measure (the balloon
+    // is not one of them).
     bool empty() const { return virtio_net == 0 && virtio_blk == 0; }
-    unsigned count() const { return virtio_net + virtio_blk; }
+    unsigned count() const
+    {
+        return virtio_net + virtio_blk + (balloon != Balloon::off);
+    }
     std::vector<std::string> args() const;
 };
 
