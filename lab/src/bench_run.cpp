@@ -361,6 +361,7 @@ public:
             sample_period);
         r_.migration_cpu_s = cpu.seconds("mig/src/main");
         r_.multifd_cpu_s = cpu.seconds("mig/src/send_");
+        r_.iothread_cpu_s = cpu.seconds("IO ");
         r_.migration_end_ms = sampler_.ms_since_start();
         if (s_.uses_kvm() && r_.migration_s() > 0) {
             kvm.finish(pair_.source(), r_);

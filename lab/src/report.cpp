@@ -231,6 +231,8 @@ const std::vector<Column> &report_columns()
                [](auto &r) { return r.migration_cpu_s; }, "migration thread CPU s", 17),
         number("multifd_cpu_s", "s", "CPU time of the source's multifd sender threads (mig/src/send_N) during the migration", 2,
                [](auto &r) { return r.multifd_cpu_s; }, "multifd CPU s", 18),
+        number("iothread_cpu_s", "s", "CPU time of the source's iothreads (IO <id>; the balloon's handles free page hints) during the migration", 2,
+               [](auto &r) { return r.iothread_cpu_s; }),
     };
     return columns;
 }

@@ -40,6 +40,12 @@ std::optional<unsigned long long> ThreadCpu::ticks(const std::string &stat)
     return utime + stime;
 }
 
+ThreadCpu::ThreadCpu(pid_t pid) : pid_(pid)
+{
+    sample();
+    constructing_ = false;
+}
+
 void ThreadCpu::sample()
 {
     const std::filesystem::path task =
@@ -54,6 +60,7 @@ void ThreadCpu::sample()
         seen.ticks = *t;
         if (seen.name.empty()) {
             seen.name = first_line(e.path() / "comm");
+            seen.base = constructing_ ? *t : 0;
         }
     }
 }
@@ -63,7 +70,7 @@ std::optional<double> ThreadCpu::seconds(const std::string &prefix) const
     std::optional<unsigned long long> sum;
     for (const auto &[tid, seen] : threads_) {
         if (seen.name.starts_with(prefix)) {
-            sum = sum.value_or(0) + seen.ticks;
+            sum = sum.value_or(0) + (seen.ticks - seen.base);
         }
     }
     if (!sum) {

@@ -21,11 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path guest_dir()
-{
-    return test::env_path("MIGLAB_GUEST_DIR", MIGLAB_TOP "/build/guest");
-}
-
 // tools/guestperf with args; its report in dir/report.json.
 struct GuestperfRun {
     std::optional<int> status;
@@ -58,10 +53,7 @@ GuestperfRun guestperf(const fs::path &dir, std::vector<std::string> args)
 #define REQUIRE_GUESTPERF()                                                    \
     do {                                                                       \
         MIGLAB_REQUIRE_QEMU();                                                 \
-        if (!fs::exists(guest_dir() / "vmlinuz")) {                            \
-            GTEST_SKIP() << "no guest kernel in " << guest_dir()               \
-                         << " (tools/build-guest)";                            \
-        }                                                                      \
+        MIGLAB_REQUIRE_LINUX_GUEST();                                          \
         if (geteuid() != 0) {                                                  \
             GTEST_SKIP() << "guestperf runs in a PID namespace: needs root";  \
         }                                                                      \

@@ -31,6 +31,12 @@ inline std::filesystem::path qemu_source()
     return env_path("MIGLAB_QEMU_SRC", MIGLAB_DEFAULT_QEMU_SRC);
 }
 
+// The lab's Linux guest (tools/build-guest).
+inline std::filesystem::path guest_dir()
+{
+    return env_path("MIGLAB_GUEST_DIR", MIGLAB_DEFAULT_GUEST_DIR);
+}
+
 // A small TCG machine with no default devices: the base of every test VM.
 inline std::vector<std::string> tcg_machine(const std::string &memory)
 {
@@ -65,6 +71,15 @@ inline void expect_equal_ram(VmPair &pair, const std::filesystem::path &scratch)
         if (!std::filesystem::exists(miglab::test::qemu_binary())) {          \
             GTEST_SKIP() << "no QEMU at " << miglab::test::qemu_binary()      \
                          << " (make build, or set MIGLAB_QEMU)";              \
+        }                                                                     \
+    } while (0)
+
+#define MIGLAB_REQUIRE_LINUX_GUEST()                                          \
+    do {                                                                      \
+        if (!std::filesystem::exists(miglab::test::guest_dir() /              \
+                                     "initrd.img")) {                         \
+            GTEST_SKIP() << "no Linux guest in " << miglab::test::guest_dir() \
+                         << " (tools/build-guest)";                           \
         }                                                                     \
     } while (0)
 

@@ -48,11 +48,6 @@ constexpr unsigned downtime_ms = 300;
 // big.
 constexpr uint64_t digest_chunk = 512ULL << 20;
 
-std::filesystem::path guest_dir()
-{
-    return test::env_path("MIGLAB_GUEST_DIR", MIGLAB_DEFAULT_GUEST_DIR);
-}
-
 // Waits until the guest reports work and that work grows.
 bool guest_works(GuestProbe &probe, GuestVm &vm)
 {
@@ -102,7 +97,7 @@ protected:
     {
         LinuxDomainSpec s;
         s.emulator = std::filesystem::canonical(emulator);
-        s.guest_dir = guest_dir();
+        s.guest_dir = test::guest_dir();
         // The demo's stress at half its size: 2 writers over 512 MiB
         // out-dirty the 1000 MiB/s link, so auto-converge must throttle.
         s.memory_mib = 1024;
@@ -113,9 +108,9 @@ protected:
 
     void require_linux_guest()
     {
-        if (!std::filesystem::exists(guest_dir() / "vmlinuz") ||
-            !std::filesystem::exists(guest_dir() / "initrd.img")) {
-            GTEST_SKIP() << "no Linux guest in " << guest_dir()
+        if (!std::filesystem::exists(test::guest_dir() / "vmlinuz") ||
+            !std::filesystem::exists(test::guest_dir() / "initrd.img")) {
+            GTEST_SKIP() << "no Linux guest in " << test::guest_dir()
                          << " (tools/build-guest)";
         }
     }
@@ -438,8 +433,8 @@ TEST(LibvirtBenchRun, SmallDemoThroughVirsh)
         GTEST_SKIP() << *why;
     }
     MIGLAB_REQUIRE_QEMU();
-    if (!std::filesystem::exists(guest_dir() / "vmlinuz")) {
-        GTEST_SKIP() << "no Linux guest in " << guest_dir()
+    if (!std::filesystem::exists(test::guest_dir() / "vmlinuz")) {
+        GTEST_SKIP() << "no Linux guest in " << test::guest_dir()
                      << " (tools/build-guest)";
     }
     TempDir dir("miglab-virsh-bench");
@@ -455,7 +450,7 @@ TEST(LibvirtBenchRun, SmallDemoThroughVirsh)
     Scenario s = Scenario::load(dir.path() / "small-demo.json");
     RunResult r;
     {
-        LibvirtBench bench(LabPaths{"", guest_dir()});
+        LibvirtBench bench(LabPaths{"", test::guest_dir()});
         r = bench.run_once(s, Binary{"fork", test::qemu_binary()}, 1);
     }
     EXPECT_EQ(r.status, "completed") << r.error;

@@ -25,6 +25,33 @@ TEST(ThreadCpu, ReadsUserAndSystemTicksWhateverTheName)
     EXPECT_FALSE(ThreadCpu::ticks("42 (short) R 1 2"));
 }
 
+// A thread that ran before the object was made counts from then.
+TEST(ThreadCpu, CountsFromItsConstruction)
+{
+    std::atomic<bool> named{false}, stop{false};
+    std::thread idle([&] {
+        pthread_setname_np(pthread_self(), "miglab-before");
+        timespec ts{};
+        do {
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+        } while (ts.tv_sec == 0 && ts.tv_nsec < 100000000);
+        named = true;
+        while (!stop) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    });
+    while (!named) {
+        std::this_thread::yield();
+    }
+    ThreadCpu cpu(getpid());
+    cpu.sample();
+    stop = true;
+    idle.join();
+    ASSERT_TRUE(cpu.seconds("miglab-before"));
+    // Its 100 ms of spinning came before: what is left is its sleeping.
+    EXPECT_LT(*cpu.seconds("miglab-before"), 0.05);
+}
+
 // A named thread that burns CPU is counted after it has exited, under
 // its name only.
 TEST(ThreadCpu, KeepsTheCountOfAThreadThatEnded)

@@ -108,6 +108,9 @@ struct RunResult {
     // sender threads during the migration (sampled: see ThreadCpu).
     std::optional<double> migration_cpu_s;
     std::optional<double> multifd_cpu_s;
+    // ... and of its iothreads ("IO <id>": the balloon's, which handles
+    // free page hints).
+    std::optional<double> iothread_cpu_s;
     double migration_start_ms = 0, migration_end_ms = 0;
     std::vector<ThroughputSample> timeline;
     std::vector<ThrottleSample> throttle_timeline; // while migrating
