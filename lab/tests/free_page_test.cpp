@@ -15,12 +15,22 @@ using namespace miglab;
 
 namespace {
 
-// One migration of the scenario in text with the fork; the run must
-// complete with equal RAM.
-RunResult migrate_scenario(const std::string &text)
+// One migration with the fork of the lab's Linux guest (1 GiB, 2 vCPUs,
+// TCG) with these stress settings, devices and migration settings; the
+// run must complete with equal RAM.
+RunResult migrate_linux_guest(const Json &stress, const Json &devices,
+                              Json migration)
 {
+    migration["parameters"] = {{"max-bandwidth", 1000000000}};
+    migration["time_limit_s"] = 120;
+    const Json scenario = {
+        {"name", "free-page"},
+        {"guest", {{"kind", "linux"}, {"memory", "1G"}, {"smp", 2},
+                   {"accel", "tcg,thread=multi"}, {"stress", stress},
+                   {"devices", devices}}},
+        {"migration", migration}};
     TempDir dir("miglab-free-page");
-    std::ofstream(dir.path() / "scenario.json") << text;
+    std::ofstream(dir.path() / "scenario.json") << scenario.dump();
     Scenario s = Scenario::load(dir.path() / "scenario.json");
     RunResult r = run_once(s, Binary{"fork", test::qemu_binary()}, 1,
                            LabPaths{test::qemu_source(), test::guest_dir()});
@@ -37,15 +47,10 @@ TEST(FreePageHints, SkipWhatTheGuestFreed)
 {
     MIGLAB_REQUIRE_QEMU();
     MIGLAB_REQUIRE_LINUX_GUEST();
-    RunResult r = migrate_scenario(R"({"name": "hints",
-      "guest": {"kind": "linux", "memory": "1G", "smp": 2,
-                "accel": "tcg,thread=multi",
-                "stress": {"mem_mib": 1, "writers": 1, "rate": 20,
-                           "alloc_mib": 768, "free_mib": 640,
-                           "modules": ["virtio_pci", "virtio_balloon"]},
-                "devices": {"balloon": "hint"}},
-      "migration": {"parameters": {"max-bandwidth": 1000000000},
-                    "time_limit_s": 120}})");
+    RunResult r = migrate_linux_guest(
+        {{"mem_mib", 1}, {"writers", 1}, {"rate", 20}, {"alloc_mib", 768},
+         {"free_mib", 640}, {"modules", {"virtio_pci", "virtio_balloon"}}},
+        {{"balloon", "hint"}}, Json::object());
     EXPECT_LT(r.transferred_bytes, 768ULL << 20);
 }
 
@@ -55,16 +60,13 @@ TEST(ZeroPages, MultifdDetectionKeepsRamEqual)
 {
     MIGLAB_REQUIRE_QEMU();
     MIGLAB_REQUIRE_LINUX_GUEST();
-    RunResult r = migrate_scenario(R"({"name": "zero",
-      "guest": {"kind": "linux", "memory": "1G", "smp": 2,
-                "accel": "tcg,thread=multi",
-                "stress": {"mem_mib": 1, "writers": 1, "rate": 20,
-                           "alloc_mib": 768, "alloc_zero": true}},
-      "migration": {"capabilities": {"multifd": true},
-                    "parameters": {"max-bandwidth": 1000000000},
-                    "both_sides_parameters": {"multifd-channels": 2,
-                                              "zero-page-detection": "multifd"},
-                    "time_limit_s": 120}})");
+    RunResult r = migrate_linux_guest(
+        {{"mem_mib", 1}, {"writers", 1}, {"rate", 20}, {"alloc_mib", 768},
+         {"alloc_zero", true}},
+        Json::object(),
+        {{"capabilities", {{"multifd", true}}},
+         {"both_sides_parameters", {{"multifd-channels", 2},
+                                    {"zero-page-detection", "multifd"}}}});
     EXPECT_LT(r.transferred_bytes, 384ULL << 20);
     EXPECT_TRUE(r.multifd_cpu_s.has_value());
 }
