@@ -36,6 +36,11 @@
 //   miglab_free_mib  then give this many MiB of that back to the kernel
 //                    (at most miglab_alloc_mib; default 0): memory the
 //                    guest has used and freed, what free page hints skip
+//   miglab_writers_rt 1 = writers and this reporting thread run
+//                    SCHED_FIFO: the kernel's own work (kworkers, the
+//                    balloon driver's free page reporting) gets only what
+//                    RT throttling leaves, about 5% of each CPU
+//                    (default 0)
 //   miglab_modules   modules to load, comma-separated (with what they depend
 //                    on, from /modules/deps written by mkinitrd); none by
 //                    default
@@ -52,6 +57,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <map>
+#include <pthread.h>
+#include <sched.h>
 #include <string>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -182,6 +189,22 @@ void idle_if_due(const Settings &st, const Shared &sh)
     }
 }
 
+// With writers_rt: the calling thread runs SCHED_FIFO at prio, so
+// SCHED_OTHER threads (kernel workers included) get only what RT
+// throttling leaves.
+void maybe_realtime(const Settings &st, int prio)
+{
+    if (!st.writers_rt) {
+        return;
+    }
+    sched_param sp{};
+    sp.sched_priority = prio;
+    int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+    if (err) {
+        std::printf("MIGLAB warning: SCHED_FIFO: %s\n", std::strerror(err));
+    }
+}
+
 void writer(unsigned id, unsigned char *mem, size_t pages, const Settings &st,
             Shared &sh)
 {
@@ -192,6 +215,7 @@ void writer(unsigned id, unsigned char *mem, size_t pages, const Settings &st,
     // Rate-limited writers work in batches of ~50 ms worth of pages, so a
     // slow writer still shows progress every report.
     const size_t batch = rate ? std::clamp<size_t>(rate / 20, 1, 64) : 64;
+    maybe_realtime(st, 1);
     auto pass_start = Clock::now();
     size_t in_pass = 0;
     auto next = Clock::now();
@@ -292,12 +316,16 @@ int main()
     std::memset(mem, 0xa5, bytes);
     size_t pages = bytes / page;
     std::printf("MIGLAB start mem_mib=%zu writers=%u rate=%llu hot_pct=%u "
-                "hot_share=%u reader=%d burst_ms=%llu idle_ms=%llu\n",
+                "hot_share=%u reader=%d burst_ms=%llu idle_ms=%llu "
+                "writers_rt=%d\n",
                 st.mem_mib, st.writers,
                 static_cast<unsigned long long>(st.rate), st.hot_pct,
                 st.hot_share, st.reader ? 1 : 0,
                 static_cast<unsigned long long>(st.burst_ms),
-                static_cast<unsigned long long>(st.idle_ms));
+                static_cast<unsigned long long>(st.idle_ms),
+                st.writers_rt ? 1 : 0);
+    // Above the writers: the lines must keep coming
+    maybe_realtime(st, 2);
     Shared sh;
     std::vector<std::thread> threads;
     for (unsigned i = 0; i < st.writers; ++i) {

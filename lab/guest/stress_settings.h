@@ -29,6 +29,10 @@ struct Settings {
     size_t alloc_mib = 0;
     size_t free_mib = 0;
     bool alloc_zero = false;
+    // Writers (and the reporting thread) run SCHED_FIFO, so the guest
+    // kernel's own work (kworkers, the balloon driver) gets only what
+    // the kernel's RT throttling leaves: about 5% of each CPU.
+    bool writers_rt = false;
 };
 
 struct ParsedSettings {

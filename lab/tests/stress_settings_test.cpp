@@ -58,6 +58,15 @@ TEST(StressSettings, AllocatesThenFreesBeforeTheWorkingSet)
     EXPECT_EQ(parse_settings("", 1).settings.alloc_mib, 0u);
 }
 
+TEST(StressSettings, RealTimeWritersAreOptIn)
+{
+    EXPECT_FALSE(parse_settings("", 2).settings.writers_rt);
+    ParsedSettings p = parse_settings("miglab_writers_rt=1", 2);
+    ASSERT_TRUE(p.errors.empty()) << p.errors.front();
+    EXPECT_TRUE(p.settings.writers_rt);
+    EXPECT_EQ(parse_settings("miglab_writers_rt=yes", 2).errors.size(), 1u);
+}
+
 // hot_pct=100 makes the hot set the whole working set: every write must
 // stay inside it (a write to the "cold part" went one page past the
 // mapping and killed /init).
