@@ -150,7 +150,9 @@ std::vector<std::string> scenario_vm_args(const Scenario &s,
         auto numa = numa_args(s.numa, s.smp);
         a.insert(a.end(), numa.begin(), numa.end());
     }
-    std::vector<std::string> events;
+    // The source's stop and the end of the destination's load
+    // (guest_downtime()).
+    std::vector<std::string> events{"runstate_set"};
     if (s.uses_kvm()) {
         // Ring-full exits, counted per migration window (trace-<pid>.log).
         events.push_back("kvm_dirty_ring_full");
@@ -407,6 +409,23 @@ public:
         }
     }
 
+    // From the source's stop to the end of the destination's load.
+    void guest_downtime()
+    {
+        if (!r_.converged) {
+            return;
+        }
+        auto stop = last_runstate_change(
+            trace_log_path(dir_.path(), pair_.source().pid()), "",
+            "finish-migrate");
+        auto loaded = last_runstate_change(
+            trace_log_path(dir_.path(), pair_.destination().pid()),
+            "inmigrate", "");
+        if (stop && loaded && *loaded >= *stop) {
+            r_.guest_downtime_ms = (*loaded - *stop) * 1000.0;
+        }
+    }
+
     // The destination's non-iterable load (switchover scenarios).
     void load_window()
     {
@@ -452,6 +471,7 @@ RunResult run_once(const Scenario &s, const Binary &binary, unsigned rep,
         run.baseline();
         run.migrate();
         run.integrity();
+        run.guest_downtime();
         run.load_window();
         run.impact();
     } catch (const std::exception &e) {

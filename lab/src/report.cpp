@@ -233,6 +233,8 @@ const std::vector<Column> &report_columns()
                [](auto &r) { return r.multifd_cpu_s; }, "multifd CPU s", 18),
         number("iothread_cpu_s", "s", "CPU time of the source's iothreads (IO <id>; the balloon's handles free page hints) during the migration", 2,
                [](auto &r) { return r.iothread_cpu_s; }),
+        number("guest_downtime_ms", "ms", "from the source's stop to the end of the destination's load (trace runstate_set on both sides): the time the guest cannot run, which QEMU's downtime (until the source has sent everything) does not count while the destination is still loading", 0,
+               [](auto &r) { return r.guest_downtime_ms; }, "guest downtime ms", 19),
     };
     return columns;
 }

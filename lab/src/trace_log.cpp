@@ -2,6 +2,7 @@
 #include "miglab/trace_log.h"
 
 #include <cstdlib>
+#include <fstream>
 
 namespace miglab {
 
@@ -58,6 +59,43 @@ bool TraceLine::parse(const std::string &line, TraceLine &out)
                                            : space - colon - 1);
     out.args = space == std::string::npos ? "" : line.substr(space + 1);
     return true;
+}
+
+namespace {
+
+// The name in parentheses after key in runstate_set's arguments:
+// "current_run_state 9 (running) new_state 7 (finish-migrate)".
+std::string runstate_name(const std::string &args, const std::string &key)
+{
+    auto k = args.find(key);
+    auto open = k == std::string::npos ? k : args.find('(', k);
+    auto close = open == std::string::npos ? open : args.find(')', open);
+    if (close == std::string::npos) {
+        return "";
+    }
+    return args.substr(open + 1, close - open - 1);
+}
+
+} // namespace
+
+std::optional<double> last_runstate_change(const std::filesystem::path &log,
+                                           const std::string &from,
+                                           const std::string &to)
+{
+    std::ifstream in(log);
+    std::string line;
+    TraceLine l;
+    std::optional<double> when;
+    while (std::getline(in, line)) {
+        if (!TraceLine::parse(line, l) || l.event != "runstate_set") {
+            continue;
+        }
+        if ((from.empty() || runstate_name(l.args, "current_run_state") == from) &&
+            (to.empty() || runstate_name(l.args, "new_state") == to)) {
+            when = l.t;
+        }
+    }
+    return when;
 }
 
 } // namespace miglab

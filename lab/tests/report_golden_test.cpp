@@ -93,6 +93,7 @@ std::vector<RunResult> synthetic_runs()
         r.load_time_ms = b[0] == 'f' ? 12.5 : 40.25;
         r.load_flatviews = b[0] == 'f' ? 3 : 48;
         r.load_flushes = b[0] == 'f' ? 2 : 0;
+        r.guest_downtime_ms = b[0] == 'f' ? 30 : 95;
         r.throttle_release_ms = b[0] == 'f' ? 800 : 5000;
         r.completed_throttle_pct = b[0] == 'f' ? 94 : 0;
         runs.push_back(r);

@@ -87,6 +87,28 @@ TEST(LoadWindow, NoneWithoutTheEndOfTheLoad)
     EXPECT_FALSE(parse_load_window(dir.path() / "missing.log").has_value());
 }
 
+TEST(TraceLog, LastRunstateChangeByStateNames)
+{
+    TempDir dir("runstate");
+    auto src = dir.path() / "src.log";
+    std::ofstream(src)
+        << "7@10.000000:runstate_set current_run_state 6 (prelaunch) "
+           "new_state 9 (running)\n"
+           "7@20.000000:runstate_set current_run_state 9 (running) "
+           "new_state 7 (finish-migrate)\n"
+           "7@20.500000:runstate_set current_run_state 7 (finish-migrate) "
+           "new_state 5 (postmigrate)\n";
+    auto dst = dir.path() / "dst.log";
+    std::ofstream(dst) << "8@22.250000:runstate_set current_run_state 1 "
+                          "(inmigrate) new_state 4 (paused)\n";
+    EXPECT_EQ(last_runstate_change(src, "", "finish-migrate"), 20.0);
+    EXPECT_EQ(last_runstate_change(src, "finish-migrate", ""), 20.5);
+    EXPECT_EQ(last_runstate_change(dst, "inmigrate", ""), 22.25);
+    EXPECT_FALSE(last_runstate_change(dst, "", "finish-migrate").has_value());
+    EXPECT_FALSE(last_runstate_change(dir.path() / "missing.log", "", "")
+                     .has_value());
+}
+
 TEST(TraceLog, ExtraEventsComeFromTheEnvironment)
 {
     unsetenv("MIGLAB_TRACE");

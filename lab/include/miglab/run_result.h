@@ -111,6 +111,11 @@ struct RunResult {
     // ... and of its iothreads ("IO <id>": the balloon's, which handles
     // free page hints).
     std::optional<double> iothread_cpu_s;
+    // From the source's stop (run state finish-migrate) to the end of the
+    // destination's load (it leaves inmigrate), from both trace logs: the
+    // time the guest cannot run. QEMU's downtime ends when the source has
+    // sent everything, which a destination still loading is behind.
+    std::optional<double> guest_downtime_ms;
     double migration_start_ms = 0, migration_end_ms = 0;
     std::vector<ThroughputSample> timeline;
     std::vector<ThrottleSample> throttle_timeline; // while migrating

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -32,5 +33,12 @@ struct TraceLine {
     // false for lines that are not trace events
     static bool parse(const std::string &line, TraceLine &out);
 };
+
+// When the last runstate_set line of a trace log left run state from
+// for run state to (QEMU's names, e.g. "inmigrate", "finish-migrate";
+// empty: any), in seconds since the epoch; nothing when no line did.
+std::optional<double> last_runstate_change(const std::filesystem::path &log,
+                                           const std::string &from,
+                                           const std::string &to);
 
 } // namespace miglab
