@@ -237,6 +237,27 @@ void ChildProcess::stop(Millis grace)
     }
 }
 
+ProcessHold::ProcessHold(pid_t pid, const std::string &what) : pid_(pid)
+{
+    if (pid_ <= 0 || ::kill(pid_, SIGSTOP) != 0) {
+        throw std::runtime_error("cannot stop " + what + " (pid " +
+                                 std::to_string(pid_) + ")");
+    }
+}
+
+ProcessHold::~ProcessHold()
+{
+    release();
+}
+
+void ProcessHold::release()
+{
+    if (pid_ > 0) {
+        ::kill(pid_, SIGCONT);
+        pid_ = -1;
+    }
+}
+
 BackgroundCommand::BackgroundCommand(const std::vector<std::string> &argv,
                                      std::filesystem::path log,
                                      const std::vector<std::string> &env)

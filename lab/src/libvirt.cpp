@@ -395,30 +395,9 @@ std::string LibvirtDaemon::qemu_log_tail(const std::string &domain,
     return read_tail(outside("/var/log/libvirt/qemu/" + domain + ".log"), bytes);
 }
 
-LibvirtDaemon::Hold::Hold(pid_t pid) : pid_(pid)
+std::unique_ptr<ProcessHold> LibvirtDaemon::hold() const
 {
-    if (pid_ <= 0 || ::kill(pid_, SIGSTOP) != 0) {
-        throw std::runtime_error("cannot stop libvirtd (pid " +
-                                 std::to_string(pid_) + ")");
-    }
-}
-
-LibvirtDaemon::Hold::~Hold()
-{
-    release();
-}
-
-void LibvirtDaemon::Hold::release()
-{
-    if (pid_ > 0) {
-        ::kill(pid_, SIGCONT);
-        pid_ = -1;
-    }
-}
-
-std::unique_ptr<LibvirtDaemon::Hold> LibvirtDaemon::hold() const
-{
-    return std::make_unique<Hold>(libvirtd_pid());
+    return std::make_unique<ProcessHold>(libvirtd_pid(), "libvirtd");
 }
 
 void LibvirtDaemon::stop()

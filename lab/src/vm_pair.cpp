@@ -84,6 +84,11 @@ static Json capability_list(const MigrationSetup &setup)
 
 void VmPair::start(const MigrationSetup &setup)
 {
+    migrate_to(listen(setup));
+}
+
+std::string VmPair::listen(const MigrationSetup &setup)
+{
     Json caps = capability_list(setup);
     for (QemuProcess *vm : {source_.get(), destination_.get()}) {
         if (!caps.empty()) {
@@ -119,8 +124,13 @@ void VmPair::start(const MigrationSetup &setup)
         relay_->set_target(static_cast<uint16_t>(std::stoul(port)));
         port = std::to_string(relay_->port());
     }
+    return "tcp:127.0.0.1:" + port;
+}
+
+void VmPair::migrate_to(const std::string &uri)
+{
     started_ = std::chrono::steady_clock::now();
-    source_->qmp().execute("migrate", {{"uri", "tcp:127.0.0.1:" + port}});
+    source_->qmp().execute("migrate", {{"uri", uri}});
 }
 
 MigrationResult VmPair::wait(Millis limit,

@@ -48,6 +48,22 @@ private:
     std::optional<int> status_;
 };
 
+// Freezes a process (SIGSTOP) until the object goes or release()
+// (SIGCONT): a peer that stops reading at a chosen moment, to force a
+// race a test could otherwise only hope for.
+class ProcessHold {
+public:
+    // Throws std::runtime_error naming what (and the PID) if it cannot.
+    ProcessHold(pid_t pid, const std::string &what);
+    ~ProcessHold();
+    ProcessHold(const ProcessHold &) = delete;
+    ProcessHold &operator=(const ProcessHold &) = delete;
+    void release();
+
+private:
+    pid_t pid_;
+};
+
 // Starts argv (argv[0] looked up on PATH) with stdin from /dev/null,
 // stdout and stderr into log (created or truncated) and env ("NAME=value")
 // set over this process's environment; the child dies with us

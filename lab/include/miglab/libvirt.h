@@ -111,22 +111,11 @@ public:
     std::string qemu_log_tail(const std::string &domain,
                               size_t bytes = 3000) const;
 
-    // Freezes the daemon (SIGSTOP) until the Hold goes (SIGCONT). A source
+    // Freezes the daemon (SIGSTOP) until the hold goes (SIGCONT). A source
     // daemon in a peer-to-peer migration then waits in its Finish call to
     // this one with the source QEMU still there, stopped and complete:
     // the one moment its RAM can be digested.
-    class Hold {
-    public:
-        explicit Hold(pid_t pid);
-        ~Hold();
-        Hold(const Hold &) = delete;
-        Hold &operator=(const Hold &) = delete;
-        void release();
-
-    private:
-        pid_t pid_;
-    };
-    std::unique_ptr<Hold> hold() const;
+    std::unique_ptr<ProcessHold> hold() const;
 
     // Destroys every running domain, then stops the daemon and its
     // namespaces by PID. Also what the destructor does.

@@ -74,8 +74,14 @@ public:
     // nullptr: straight to the destination.
     void route_through(FaultRelay *relay) { relay_ = relay; }
 
-    // Configures both sides and starts the migration.
+    // Configures both sides and starts the migration: listen(), then
+    // migrate_to() its URI.
     void start(const MigrationSetup &setup);
+    // Configures both sides and has the destination listen; the URI the
+    // source is to migrate to (through the relay, if any).
+    std::string listen(const MigrationSetup &setup);
+    // The source's migrate command to uri; wait() counts from here.
+    void migrate_to(const std::string &uri);
     // Polls query-migrate every poll_ms until the migration ends or limit
     // passes (then cancels it). progress sees every query-migrate reply.
     // When the source completes, also waits for the destination's own end
