@@ -41,6 +41,10 @@
 //                    balloon driver's free page reporting) gets only what
 //                    RT throttling leaves, about 5% of each CPU
 //                    (default 0)
+//   miglab_pin       1 = the reader runs on the last CPU and the writers
+//                    on the others, in turn (writer i on CPU i mod the
+//                    rest; all CPUs without a reader), so that the
+//                    hypervisor can slow one and not the other (default 0)
 //   miglab_modules   modules to load, comma-separated (with what they depend
 //                    on, from /modules/deps written by mkinitrd); none by
 //                    default
@@ -265,6 +269,22 @@ void reader(const unsigned char *mem, size_t pages, Shared &sh)
     }
 }
 
+// miglab_pin: the thread on that CPU only.
+void pin_if_asked(const Settings &st, std::thread &t, unsigned cpu)
+{
+    if (!st.pin) {
+        return;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    int err = pthread_setaffinity_np(t.native_handle(), sizeof(set), &set);
+    if (err) {
+        std::printf("MIGLAB warning: cannot pin a thread to CPU %u: %s\n",
+                    cpu, std::strerror(err));
+    }
+}
+
 // alloc_mib MiB touched (so the host backs them), then free_mib of them
 // unmapped: the kernel has them on its free lists, not zeroed.
 void allocate_and_free(const Settings &st)
@@ -317,22 +337,26 @@ int main()
     size_t pages = bytes / page;
     std::printf("MIGLAB start mem_mib=%zu writers=%u rate=%llu hot_pct=%u "
                 "hot_share=%u reader=%d burst_ms=%llu idle_ms=%llu "
-                "writers_rt=%d\n",
+                "writers_rt=%d pin=%d\n",
                 st.mem_mib, st.writers,
                 static_cast<unsigned long long>(st.rate), st.hot_pct,
                 st.hot_share, st.reader ? 1 : 0,
                 static_cast<unsigned long long>(st.burst_ms),
                 static_cast<unsigned long long>(st.idle_ms),
-                st.writers_rt ? 1 : 0);
+                st.writers_rt ? 1 : 0, st.pin ? 1 : 0);
     // Above the writers: the lines must keep coming
     maybe_realtime(st, 2);
     Shared sh;
     std::vector<std::thread> threads;
+    const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned writer_cpus = st.reader && cpus > 1 ? cpus - 1 : cpus;
     for (unsigned i = 0; i < st.writers; ++i) {
         threads.emplace_back(writer, i, mem, pages, std::cref(st), std::ref(sh));
+        pin_if_asked(st, threads.back(), i % writer_cpus);
     }
     if (st.reader) {
         threads.emplace_back(reader, mem, pages, std::ref(sh));
+        pin_if_asked(st, threads.back(), cpus - 1);
     }
     const auto t0 = sh.t0;
     auto next = t0;

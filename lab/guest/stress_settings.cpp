@@ -85,7 +85,8 @@ ParsedSettings parse_settings(const std::string &cmdline, unsigned cpus)
                            k == "hot_pct" || k == "hot_share" ||
                            k == "reader" || k == "burst_ms" || k == "idle_ms" ||
                            k == "alloc_mib" || k == "free_mib" ||
-                           k == "alloc_zero" || k == "writers_rt";
+                           k == "alloc_zero" || k == "writers_rt" ||
+                           k == "pin";
         if (!known) {
             out.warnings.push_back("unknown setting miglab_" + k);
         } else if (!x) {
@@ -121,6 +122,8 @@ ParsedSettings parse_settings(const std::string &cmdline, unsigned cpus)
             s.alloc_zero = *x != 0;
         } else if (k == "writers_rt") {
             s.writers_rt = *x != 0;
+        } else if (k == "pin") {
+            s.pin = *x != 0;
         } else {
             s.idle_ms = *x;
         }

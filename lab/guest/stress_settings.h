@@ -33,6 +33,9 @@ struct Settings {
     // kernel's own work (kworkers, the balloon driver) gets only what
     // the kernel's RT throttling leaves: about 5% of each CPU.
     bool writers_rt = false;
+    // Each thread on a CPU of its own: the reader on the last CPU, the
+    // writers round the others (all CPUs without a reader).
+    bool pin = false;
 };
 
 struct ParsedSettings {

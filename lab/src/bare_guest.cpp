@@ -119,6 +119,17 @@ BareSnapshot BareSnapshot::read(GuestVm &vm,
     return s;
 }
 
+std::optional<double> BareSnapshot::pages_read() const
+{
+    std::optional<double> pages;
+    for (unsigned i = 0; i < cpus(); ++i) {
+        if (is_reader(i)) {
+            pages = pages.value_or(0) + static_cast<double>(raw.cpu[i].pages);
+        }
+    }
+    return pages;
+}
+
 std::optional<double> BareProbe::work_done(GuestVm &vm)
 {
     last_ = BareSnapshot::read(vm, scratch_);

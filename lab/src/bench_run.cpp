@@ -38,12 +38,18 @@ public:
         if (auto g = probe_.guest_clock_ms()) {
             r_.guest_clock.push_back({t, *g});
         }
+        const auto read = probe_.reader_work();
         if (last_t_ >= 0 && t > last_t_) {
             r_.timeline.push_back({t, (*work - last_work_) * 1000.0 /
                                           (t - last_t_)});
+            if (read && last_read_) {
+                r_.reader_timeline.push_back(
+                    {t, (*read - *last_read_) * 1000.0 / (t - last_t_)});
+            }
         }
         last_t_ = t;
         last_work_ = *work;
+        last_read_ = read;
     }
     double ms_since_start() const
     {
@@ -56,6 +62,7 @@ private:
     RunResult &r_;
     Clock::time_point t0_;
     double last_t_ = -1, last_work_ = 0;
+    std::optional<double> last_read_;
 };
 
 double epoch_s()

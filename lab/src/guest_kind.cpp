@@ -52,7 +52,7 @@ public:
         return {"mem_mib",  "writers",   "rate",      "rates",
                 "hot_pct",  "hot_share", "reader",    "modules",
                 "burst_ms", "idle_ms",   "alloc_mib", "free_mib",
-                "alloc_zero", "writers_rt"};
+                "alloc_zero", "writers_rt", "pin"};
     }
     std::vector<std::string> args(const Scenario &s, const LabPaths &paths,
                                   const std::filesystem::path &) const override

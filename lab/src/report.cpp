@@ -201,6 +201,8 @@ const std::vector<Column> &report_columns()
                [](auto &r) { return r.ring_full_per_s; }, "ring-full exits/s", 13),
         number("faults_per_s", "1/s", "guest page faults KVM took per second while migrating", 0,
                [](auto &r) { return r.faults_per_s; }, "guest faults/s", 14),
+        number("reader_rate_ratio", "", "the guest's readers (a vCPU or thread that only reads): pages read per second while migrating / before", 3,
+               [](auto &r) { return r.reader_rate_ratio(); }),
         number("min_vcpu_rate", "work/s", "the slowest worker vCPU's rate before migrating", 0,
                [](auto &r) { return r.min_vcpu_rate; }),
         number("ring_dirty_rate", "pages/s", "median dirty rate of the fork's rings while migrating", 0,

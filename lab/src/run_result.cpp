@@ -7,45 +7,78 @@
 
 namespace miglab {
 
-void compute_guest_impact(RunResult &r)
+namespace {
+
+// A timeline's median rate before the migration, and what it did while
+// the migration ran.
+struct TimelineImpact {
+    double base = 0;
+    double drop_ms = 0;  // time below half of base
+    double expected = 0; // work at base rate over the migration
+    double done = 0;     // work done over the migration
+    double span_ms = 0;
+};
+
+std::optional<TimelineImpact> impact_of(const std::vector<ThroughputSample> &timeline,
+                                        double start_ms, double end_ms)
 {
     std::vector<double> before;
-    for (const auto &s : r.timeline) {
-        if (s.t_ms < r.migration_start_ms) {
+    for (const auto &s : timeline) {
+        if (s.t_ms < start_ms) {
             before.push_back(s.rate);
         }
     }
     if (before.empty()) {
-        return;
+        return std::nullopt;
     }
     std::nth_element(before.begin(), before.begin() + before.size() / 2,
                      before.end());
-    double base = before[before.size() / 2];
-    r.baseline_rate = base;
-    if (base <= 0) {
-        return;
-    }
-    double drop = 0, expected = 0, done = 0, prev_t = r.migration_start_ms;
-    for (const auto &s : r.timeline) {
-        if (s.t_ms <= r.migration_start_ms || s.t_ms > r.migration_end_ms) {
+    TimelineImpact im;
+    im.base = before[before.size() / 2];
+    double prev_t = start_ms;
+    for (const auto &s : timeline) {
+        if (s.t_ms <= start_ms || s.t_ms > end_ms) {
             continue;
         }
         double dt = s.t_ms - prev_t;
         prev_t = s.t_ms;
-        if (s.rate < 0.5 * base) {
-            drop += dt;
+        if (s.rate < 0.5 * im.base) {
+            im.drop_ms += dt;
         }
-        expected += base * dt;
-        done += s.rate * dt;
+        im.expected += im.base * dt;
+        im.done += s.rate * dt;
     }
-    r.perf_drop_ms = drop;
-    double span = prev_t - r.migration_start_ms;
-    if (span > 0) {
-        r.rate_during = done / span;
+    im.span_ms = prev_t - start_ms;
+    return im;
+}
+
+} // namespace
+
+void compute_guest_impact(RunResult &r)
+{
+    if (auto rd = impact_of(r.reader_timeline, r.migration_start_ms,
+                            r.migration_end_ms)) {
+        r.reader_baseline_rate = rd->base;
+        if (rd->base > 0 && rd->span_ms > 0) {
+            r.reader_rate_during = rd->done / rd->span_ms;
+        }
     }
-    r.work_lost = expected > 0 ? std::max(0.0, (expected - done) / expected)
-                               : 0;
-    r.lost_work_s = std::max(0.0, (expected - done) / base / 1000.0);
+    auto im = impact_of(r.timeline, r.migration_start_ms, r.migration_end_ms);
+    if (!im) {
+        return;
+    }
+    r.baseline_rate = im->base;
+    if (im->base <= 0) {
+        return;
+    }
+    r.perf_drop_ms = im->drop_ms;
+    if (im->span_ms > 0) {
+        r.rate_during = im->done / im->span_ms;
+    }
+    r.work_lost = im->expected > 0
+                      ? std::max(0.0, (im->expected - im->done) / im->expected)
+                      : 0;
+    r.lost_work_s = std::max(0.0, (im->expected - im->done) / im->base / 1000.0);
 }
 
 void compute_estimate_error(RunResult &r)

@@ -48,6 +48,29 @@ TEST(GuestImpact, AShortHardSlowdownLosesLessWorkThanALongMildOne)
     EXPECT_DOUBLE_EQ(*mild.lost_work_s, 3.0);
 }
 
+TEST(GuestImpact, TheReaderIsMeasuredApartFromTheWriters)
+{
+    // Writers slowed to a quarter, the reader to 95% of its 400 pages/s.
+    RunResult r;
+    r.migration_start_ms = 2000;
+    r.migration_end_ms = 4000;
+    for (double t = 100; t <= 6000; t += 100) {
+        bool migrating = t > r.migration_start_ms && t <= r.migration_end_ms;
+        r.timeline.push_back({t, migrating ? 25.0 : 100.0});
+        r.reader_timeline.push_back({t, migrating ? 380.0 : 400.0});
+    }
+    compute_guest_impact(r);
+    EXPECT_DOUBLE_EQ(*r.rate_during_ratio(), 0.25);
+    EXPECT_DOUBLE_EQ(*r.reader_baseline_rate, 400);
+    EXPECT_DOUBLE_EQ(*r.reader_rate_ratio(), 0.95);
+}
+
+TEST(GuestImpact, NoReaderMeansNoReaderFigures)
+{
+    RunResult r = migrated_guest(25, 2000);
+    EXPECT_FALSE(r.reader_rate_ratio().has_value());
+}
+
 TEST(GuestImpact, NoSamplesBeforeTheMigrationMeansNoFigures)
 {
     RunResult r;

@@ -67,6 +67,15 @@ TEST(StressSettings, RealTimeWritersAreOptIn)
     EXPECT_EQ(parse_settings("miglab_writers_rt=yes", 2).errors.size(), 1u);
 }
 
+TEST(StressSettings, PinningIsOptIn)
+{
+    EXPECT_FALSE(parse_settings("", 2).settings.pin);
+    ParsedSettings p = parse_settings("miglab_pin=1 miglab_reader=1", 2);
+    ASSERT_TRUE(p.errors.empty()) << p.errors.front();
+    EXPECT_TRUE(p.settings.pin);
+    EXPECT_EQ(parse_settings("miglab_pin=on", 2).errors.size(), 1u);
+}
+
 // hot_pct=100 makes the hot set the whole working set: every write must
 // stay inside it (a write to the "cold part" went one page past the
 // mapping and killed /init).

@@ -50,8 +50,14 @@ struct BareSnapshot {
     {
         return raw.cpu[cpu].role == uint64_t(bare::Role::writer);
     }
+    bool is_reader(unsigned cpu) const
+    {
+        return raw.cpu[cpu].role == uint64_t(bare::Role::reader);
+    }
     // Pages written by all writer vCPUs.
     double pages_written() const;
+    // Pages read by all reader vCPUs, or nothing without a reader.
+    std::optional<double> pages_read() const;
 
     // pmemsave of the status page into scratch, parsed.
     static BareSnapshot read(GuestVm &vm,
@@ -70,6 +76,11 @@ public:
     std::vector<double> per_vcpu_work() const override;
     // The newest TSC any vCPU stamped, in ms of its calibrated clock.
     std::optional<double> guest_clock_ms() const override;
+    // Pages read by the reader vCPUs.
+    std::optional<double> reader_work() const override
+    {
+        return last_.pages_read();
+    }
 
 private:
     std::filesystem::path scratch_;

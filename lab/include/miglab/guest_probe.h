@@ -32,6 +32,9 @@ public:
     // The guest's own clock, ms, as of the last work_done(), for guests
     // that report it (bursty guests schedule their phases on it).
     virtual std::optional<double> guest_clock_ms() const { return {}; }
+    // Pages the guest's readers read so far, as of the last work_done(),
+    // for guests that run readers (nullopt otherwise).
+    virtual std::optional<double> reader_work() const { return {}; }
 };
 
 // No progress reporting (the idle guest).
@@ -62,6 +65,11 @@ public:
     std::string unit() const override { return "pages written"; }
     // Pages read by the reader thread so far.
     double pages_read() const { return read_; }
+    // ... once the reader has read any (miglab_reader=1).
+    std::optional<double> reader_work() const override
+    {
+        return read_ > 0 ? std::optional<double>(read_) : std::nullopt;
+    }
     std::optional<double> worst_pass_us() const override
     {
         return worst_pass_us_;

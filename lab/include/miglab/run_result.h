@@ -118,6 +118,9 @@ struct RunResult {
     std::optional<double> guest_downtime_ms;
     double migration_start_ms = 0, migration_end_ms = 0;
     std::vector<ThroughputSample> timeline;
+    // The readers' pages read per second, for guests that run readers.
+    std::vector<ThroughputSample> reader_timeline;
+    std::optional<double> reader_baseline_rate, reader_rate_during;
     std::vector<ThrottleSample> throttle_timeline; // while migrating
     std::vector<ClockSample> guest_clock;
     std::vector<EstimateSample> estimates; // every ~500 ms while migrating
@@ -134,6 +137,15 @@ struct RunResult {
             return std::nullopt;
         }
         return *rate_during / *baseline_rate;
+    }
+    // The readers' throughput while migrating as a fraction of before.
+    std::optional<double> reader_rate_ratio() const
+    {
+        if (!reader_rate_during || !reader_baseline_rate ||
+            *reader_baseline_rate <= 0) {
+            return std::nullopt;
+        }
+        return *reader_rate_during / *reader_baseline_rate;
     }
     double efficiency() const
     {
