@@ -331,6 +331,33 @@ public:
         r_.estimates.push_back(e);
     }
 
+    // Each vCPU's dirty limit (the user's, or in the fork the per-vCPU
+    // auto-converge policy's), every 500 ms or so.
+    void sample_vcpu_limits()
+    {
+        const double now = sampler_.ms_since_start();
+        if (now - last_limits_ms_ < 500) {
+            return;
+        }
+        last_limits_ms_ = now;
+        Json limits;
+        try {
+            limits = pair_.source().qmp().execute("query-vcpu-dirty-limit");
+        } catch (const QmpError &) {
+            return;
+        }
+        // Stock has whole MiB/s only (256 pages of 4 KiB)
+        for (const auto &l : limits) {
+            r_.vcpu_limits.push_back(
+                {now, l.value("cpu-index", 0),
+                 l.value("x-current-pages-rate",
+                         l.value("current-rate", 0.0) * 256),
+                 l.value("x-limit-pages-rate",
+                         l.value("limit-rate", 0.0) * 256),
+                 l.value("x-throttle-ppm", 1.0)});
+        }
+    }
+
     // The migration, sampling the guest, the throttle and KVM's counters.
     void migrate()
     {
@@ -364,6 +391,7 @@ public:
                     sampler_.sample(pair_.source());
                     kvm.sample(pair_.source());
                     sample_estimate(info);
+                    sample_vcpu_limits();
                 }
                 cpu.sample();
             },
@@ -389,6 +417,7 @@ public:
         r_.converged = m.converged();
         fill_from_query_migrate(r_, m.info);
         compute_estimate_error(r_);
+        compute_vcpu_limits(r_);
         if (!r_.converged) {
             r_.total_time_ms = m.wall_ms;
             pair_.source().qmp().execute("stop");
@@ -462,6 +491,7 @@ private:
     VmPair pair_;
     std::unique_ptr<GuestProbe> probe_;
     Sampler sampler_;
+    double last_limits_ms_ = -1e9;
 };
 
 } // namespace

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <map>
 #include <optional>
 
 namespace miglab {
@@ -52,7 +54,77 @@ std::optional<TimelineImpact> impact_of(const std::vector<ThroughputSample> &tim
     return im;
 }
 
+double median(std::vector<double> v)
+{
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+}
+
+// The throttle in force at t_ms: the last sample at or before it.
+int throttle_at(const std::vector<ThrottleSample> &throttle, double t_ms)
+{
+    int pct = 0;
+    for (const auto &s : throttle) {
+        if (s.t_ms > t_ms) {
+            break;
+        }
+        pct = s.pct;
+    }
+    return pct;
+}
+
+// The mean rate of a timeline over the samples where the throttle was on.
+std::optional<double> rate_while_throttled(
+    const std::vector<ThroughputSample> &timeline,
+    const std::vector<ThrottleSample> &throttle, double start_ms,
+    double end_ms)
+{
+    double prev_t = start_ms, done = 0, span = 0;
+    for (const auto &s : timeline) {
+        if (s.t_ms <= start_ms || s.t_ms > end_ms) {
+            continue;
+        }
+        if (throttle_at(throttle, prev_t) > 0) {
+            done += s.rate * (s.t_ms - prev_t);
+            span += s.t_ms - prev_t;
+        }
+        prev_t = s.t_ms;
+    }
+    if (span <= 0) {
+        return std::nullopt;
+    }
+    return done / span;
+}
+
 } // namespace
+
+void compute_vcpu_limits(RunResult &r)
+{
+    std::map<int, std::vector<double>> rates;
+    std::map<double, double> worst; // by sample time
+    for (const auto &s : r.vcpu_limits) {
+        rates[s.cpu].push_back(s.rate);
+        if (s.ppm > 0 && s.limit > 0) {
+            double &w = worst[s.t_ms];
+            w = std::max(w, s.rate / s.limit);
+        }
+    }
+    r.vcpu_dirty_rates.clear();
+    for (const auto &[cpu, v] : rates) {
+        char buf[64];
+        std::snprintf(buf, sizeof(buf), "%s%d:%.2f",
+                      r.vcpu_dirty_rates.empty() ? "" : " ", cpu,
+                      median(v) / 256);
+        r.vcpu_dirty_rates += buf;
+    }
+    std::vector<double> ratios;
+    for (const auto &[t, w] : worst) {
+        ratios.push_back(w);
+    }
+    if (!ratios.empty()) {
+        r.limit_ratio = median(ratios);
+    }
+}
 
 void compute_guest_impact(RunResult &r)
 {
@@ -62,6 +134,9 @@ void compute_guest_impact(RunResult &r)
         if (rd->base > 0 && rd->span_ms > 0) {
             r.reader_rate_during = rd->done / rd->span_ms;
         }
+        r.reader_rate_throttled =
+            rate_while_throttled(r.reader_timeline, r.throttle_timeline,
+                                 r.migration_start_ms, r.migration_end_ms);
     }
     auto im = impact_of(r.timeline, r.migration_start_ms, r.migration_end_ms);
     if (!im) {

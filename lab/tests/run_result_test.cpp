@@ -65,6 +65,45 @@ TEST(GuestImpact, TheReaderIsMeasuredApartFromTheWriters)
     EXPECT_DOUBLE_EQ(*r.reader_rate_ratio(), 0.95);
 }
 
+TEST(GuestImpact, TheReaderWhileThrottledIsMeasuredApart)
+{
+    // The reader at half speed for the first second of the migration,
+    // unthrottled, then at 90% once the throttle is on.
+    RunResult r;
+    r.migration_start_ms = 2000;
+    r.migration_end_ms = 4000;
+    r.throttle_timeline = {{2500, 0}, {3000, 99}};
+    for (double t = 100; t <= 6000; t += 100) {
+        bool migrating = t > r.migration_start_ms && t <= r.migration_end_ms;
+        r.reader_timeline.push_back(
+            {t, !migrating ? 400.0 : t <= 3000 ? 200.0 : 360.0});
+    }
+    compute_guest_impact(r);
+    EXPECT_DOUBLE_EQ(*r.reader_rate_ratio(), 0.7);
+    EXPECT_DOUBLE_EQ(*r.reader_ratio_throttled(), 0.9);
+}
+
+TEST(VcpuLimits, RatesPerVcpuAndTheHeldVcpuAgainstItsLimit)
+{
+    RunResult r;
+    // vCPU 0 held to 256 pages/s (1 MiB/s), vCPU 1 dirtying under it
+    r.vcpu_limits = {{500, 0, 512, 256, 0},      {500, 1, 10, 256, 0},
+                     {1000, 0, 230, 256, 990000}, {1000, 1, 12, 256, 0},
+                     {1500, 0, 256, 256, 980000}, {1500, 1, 14, 256, 0},
+                     {2000, 0, 300, 256, 970000}, {2000, 1, 12, 256, 0}};
+    compute_vcpu_limits(r);
+    EXPECT_EQ(r.vcpu_dirty_rates, "0:1.17 1:0.05");
+    EXPECT_DOUBLE_EQ(*r.limit_ratio, 1.0);
+}
+
+TEST(VcpuLimits, NoLimitMeansNoFigures)
+{
+    RunResult r;
+    compute_vcpu_limits(r);
+    EXPECT_EQ(r.vcpu_dirty_rates, "");
+    EXPECT_FALSE(r.limit_ratio.has_value());
+}
+
 TEST(GuestImpact, NoReaderMeansNoReaderFigures)
 {
     RunResult r = migrated_guest(25, 2000);

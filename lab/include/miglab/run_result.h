@@ -30,6 +30,17 @@ struct EstimateSample {
     bool first_pass_done;
 };
 
+// One vCPU's entry of query-vcpu-dirty-limit at a time since the run
+// began: its dirty rate and limit in pages/s and the throttle holding it
+// (ppm; stock does not say: taken as held).
+struct VcpuLimitSample {
+    double t_ms;
+    int cpu;
+    double rate;
+    double limit;
+    double ppm;
+};
+
 // A reading of the guest's own clock (guest_ms) at a time since the run
 // began (t_ms).
 struct ClockSample {
@@ -121,6 +132,15 @@ struct RunResult {
     // The readers' pages read per second, for guests that run readers.
     std::vector<ThroughputSample> reader_timeline;
     std::optional<double> reader_baseline_rate, reader_rate_during;
+    // ... while the throttle was on (cpu-throttle-percentage > 0)
+    std::optional<double> reader_rate_throttled;
+    // query-vcpu-dirty-limit every ~500 ms while migrating, and from it:
+    // each limited vCPU's median dirty rate ("cpu:MiB/s ..."), and the
+    // median over the samples of the highest rate / limit of a vCPU its
+    // throttle held.
+    std::vector<VcpuLimitSample> vcpu_limits;
+    std::string vcpu_dirty_rates;
+    std::optional<double> limit_ratio;
     std::vector<ThrottleSample> throttle_timeline; // while migrating
     std::vector<ClockSample> guest_clock;
     std::vector<EstimateSample> estimates; // every ~500 ms while migrating
@@ -147,6 +167,15 @@ struct RunResult {
         }
         return *reader_rate_during / *reader_baseline_rate;
     }
+    // ... and while the throttle was on.
+    std::optional<double> reader_ratio_throttled() const
+    {
+        if (!reader_rate_throttled || !reader_baseline_rate ||
+            *reader_baseline_rate <= 0) {
+            return std::nullopt;
+        }
+        return *reader_rate_throttled / *reader_baseline_rate;
+    }
     double efficiency() const
     {
         return total_time_ms > 0 ? lower_bound_ms / total_time_ms : 0;
@@ -160,6 +189,9 @@ void compute_estimate_error(RunResult &r);
 // of a timeline, against the median rate before start. Fills the optional
 // fields of r.
 void compute_guest_impact(RunResult &r);
+
+// vcpu_dirty_rates and limit_ratio from vcpu_limits.
+void compute_vcpu_limits(RunResult &r);
 
 // throttle_release_ms of a bursty guest, from its clock samples (the
 // least delayed one maps guest time to run time) and the throttle
