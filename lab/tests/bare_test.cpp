@@ -277,6 +277,81 @@ TEST_F(BareDirtyLimitTest, ThrottlesTheWriterNotTheReaderUnderKvmRing64k)
     expect_throttles_writer_only("kvm,dirty-ring-size=65536");
 }
 
+// The fork's per-vCPU policy, of auto-converge (x-cpu-throttle-policy
+// per-vcpu) or of the dirty limit with vcpu-dirty-limit 0: while the
+// migration cannot converge (8 MiB/s), the writer's vCPU gets a throttle
+// of its own, which query-vcpu-dirty-limit says the policy set, and the
+// reader's vCPU none; then the migration completes with equal RAM and
+// the throttles end. Settings, not rates, as above.
+class BarePerVcpuPolicyTest : public BareTest {
+protected:
+    void expect_throttles_writer_only(const std::string &accel,
+                                      bool dirty_limit);
+};
+
+void BarePerVcpuPolicyTest::expect_throttles_writer_only(
+    const std::string &accel, bool dirty_limit)
+{
+    auto args = bare_args(accel, 2, {{"ws_mib", 64}, {"readers", 1}});
+    auto trace = trace_args({"cpu_throttle_set_vcpu"}, dir_.path());
+    args.insert(args.end(), trace.begin(), trace.end());
+    VmPair pair({test::qemu_binary(), args}, dir_.path());
+    ASSERT_NO_FATAL_FAILURE(expect_running(pair.source()));
+    MigrationSetup setup;
+    setup.parameters = {{"max-bandwidth", 8LL << 20}, {"downtime-limit", 300}};
+    if (dirty_limit) {
+        setup.capabilities = {{"dirty-limit", true}};
+        setup.parameters["vcpu-dirty-limit"] = 0;
+    } else {
+        setup.capabilities = {{"auto-converge", true}};
+        setup.parameters["x-cpu-throttle-policy"] = "per-vcpu";
+    }
+    pair.start(setup);
+    Json limits;
+    // The limit bounds a hang; nothing here is timed.
+    const bool writer_held = poll_until(Millis(60000), Millis(100), [&] {
+        limits = pair.source().qmp().execute("query-vcpu-dirty-limit");
+        return limits.size() == 1 && limits[0].value("x-throttle-ppm", 0) > 0;
+    });
+    ASSERT_TRUE(writer_held) << limits.dump();
+    EXPECT_EQ(limits[0].value("cpu-index", -1), 0) << limits.dump();
+    EXPECT_EQ(limits[0].value("x-set-by", ""), "policy") << limits.dump();
+    pair.source().qmp().execute("migrate-set-parameters",
+                                {{"max-bandwidth", 1LL << 30}});
+    MigrationResult r = pair.wait(Millis(180000));
+    ASSERT_TRUE(r.converged()) << r.status << ": " << r.info.dump()
+                               << pair.source().log_tail();
+    test::expect_equal_ram(pair, dir_.path());
+    auto throttles = vcpu_throttles(trace_log_path(dir_.path(),
+                                                   pair.source().pid()));
+    EXPECT_GT(throttles[0], 0u);
+    EXPECT_EQ(throttles[1], 0u) << "the reader's vCPU was throttled";
+    EXPECT_EQ(pair.source().qmp().execute("query-vcpu-dirty-limit").size(),
+              0u) << "the throttles outlived the migration";
+}
+
+TEST_F(BarePerVcpuPolicyTest, AutoConvergeThrottlesTheWriterOnlyUnderTcg)
+{
+    expect_throttles_writer_only("tcg", false);
+}
+
+TEST_F(BarePerVcpuPolicyTest, DirtyLimitZeroThrottlesTheWriterOnlyUnderTcg)
+{
+    expect_throttles_writer_only("tcg", true);
+}
+
+TEST_F(BarePerVcpuPolicyTest, AutoConvergeThrottlesTheWriterOnlyUnderKvmRing4k)
+{
+    MIGLAB_REQUIRE_KVM();
+    expect_throttles_writer_only("kvm,dirty-ring-size=4096", false);
+}
+
+TEST_F(BarePerVcpuPolicyTest, AutoConvergeThrottlesTheWriterOnlyUnderKvmRing64k)
+{
+    MIGLAB_REQUIRE_KVM();
+    expect_throttles_writer_only("kvm,dirty-ring-size=65536", false);
+}
+
 // The fork's x-query-dirty-ring while a migration runs that cannot
 // converge: the syncs flush the rings without kicking all vCPUs, and the
 // rings measure a dirty rate for the writer and next to none for the
