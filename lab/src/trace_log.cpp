@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "miglab/trace_log.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
@@ -12,6 +13,12 @@ std::vector<std::string> trace_args(const std::vector<std::string> &events,
     std::vector<std::string> a{"-msg", "timestamp=on"};
     for (const auto &e : events) {
         a.insert(a.end(), {"-trace", "enable=" + e});
+    }
+    // MIGLAB_TRACE adds events to every traced QEMU, tests' too
+    for (const auto &e : extra_trace_events()) {
+        if (std::find(events.begin(), events.end(), e) == events.end()) {
+            a.insert(a.end(), {"-trace", "enable=" + e});
+        }
     }
     a.insert(a.end(), {"-D", (dir / "trace-%d.log").string()});
     return a;
