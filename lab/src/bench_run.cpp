@@ -171,8 +171,6 @@ std::vector<std::string> scenario_vm_args(const Scenario &s,
     }
     auto devices = s.devices.args();
     a.insert(a.end(), devices.begin(), devices.end());
-    auto extra = extra_trace_events();
-    events.insert(events.end(), extra.begin(), extra.end());
     if (!events.empty()) {
         auto t = trace_args(events, dir);
         a.insert(a.end(), t.begin(), t.end());

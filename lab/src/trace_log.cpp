@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "miglab/trace_log.h"
 
-#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 
@@ -14,11 +13,9 @@ std::vector<std::string> trace_args(const std::vector<std::string> &events,
     for (const auto &e : events) {
         a.insert(a.end(), {"-trace", "enable=" + e});
     }
-    // MIGLAB_TRACE adds events to every traced QEMU, tests' too
+    // MIGLAB_TRACE adds events to every traced QEMU, migbench's and tests'
     for (const auto &e : extra_trace_events()) {
-        if (std::find(events.begin(), events.end(), e) == events.end()) {
-            a.insert(a.end(), {"-trace", "enable=" + e});
-        }
+        a.insert(a.end(), {"-trace", "enable=" + e});
     }
     a.insert(a.end(), {"-D", (dir / "trace-%d.log").string()});
     return a;
