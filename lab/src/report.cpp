@@ -237,7 +237,7 @@ const std::vector<Column> &report_columns()
                [](auto &r) { return r.iothread_cpu_s; }),
         number("guest_downtime_ms", "ms", "from the source's stop to the end of the destination's load (trace runstate_set on both sides): the time the guest cannot run, which QEMU's downtime (until the source has sent everything) does not count while the destination is still loading", 0,
                [](auto &r) { return r.guest_downtime_ms; }, "guest downtime ms", 19),
-        number("reader_ratio_throttled", "", "reader_rate_ratio over the samples while the throttle was on (cpu-throttle-percentage > 0)", 3,
+        number("reader_ratio_throttled", "", "reader_rate_ratio over the samples while the throttle was on (cpu-throttle-percentage > 0, or a vCPU held by a dirty limit)", 3,
                [](auto &r) { return r.reader_ratio_throttled(); }),
         word("vcpu_dirty_rates", "each vCPU held to a dirty limit (query-vcpu-dirty-limit every 500 ms: the user's, or the fork's per-vCPU auto-converge): cpu:median MiB/s it dirtied",
              [](auto &r) { return r.vcpu_dirty_rates; }),

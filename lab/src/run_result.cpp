@@ -96,6 +96,28 @@ std::optional<double> rate_while_throttled(
     return done / span;
 }
 
+// What held the guest, by time: the throttle query-migrate reports, or,
+// where it reports none (a dirty limit the user set), the highest throttle
+// of a vCPU held by a dirty limit (any share of a period asleep counts).
+std::vector<ThrottleSample> held_timeline(const RunResult &r)
+{
+    for (const auto &s : r.throttle_timeline) {
+        if (s.pct > 0) {
+            return r.throttle_timeline;
+        }
+    }
+    std::map<double, int> held; // by sample time
+    for (const auto &s : r.vcpu_limits) {
+        int &pct = held[s.t_ms];
+        pct = std::max(pct, static_cast<int>(std::ceil(s.ppm / 10000)));
+    }
+    std::vector<ThrottleSample> timeline;
+    for (const auto &[t, pct] : held) {
+        timeline.push_back({t, pct});
+    }
+    return timeline;
+}
+
 } // namespace
 
 void compute_vcpu_limits(RunResult &r)
@@ -135,7 +157,7 @@ void compute_guest_impact(RunResult &r)
             r.reader_rate_during = rd->done / rd->span_ms;
         }
         r.reader_rate_throttled =
-            rate_while_throttled(r.reader_timeline, r.throttle_timeline,
+            rate_while_throttled(r.reader_timeline, held_timeline(r),
                                  r.migration_start_ms, r.migration_end_ms);
     }
     auto im = impact_of(r.timeline, r.migration_start_ms, r.migration_end_ms);

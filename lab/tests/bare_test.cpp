@@ -410,14 +410,19 @@ unsigned vcpu_count(QemuProcess &vm)
 // is ejected mid-migration; the migration completes with equal RAM and
 // an intact page pattern. With the KVM dirty ring, the pages still in the
 // unplugged vCPU's ring must be collected before the ring is unmapped
-// (and the reaper must not read the unmapped ring). Throttled: the
-// per-vCPU policy of auto-converge (the fork's default) holds vCPU 1
-// with a throttle of its own when it is ejected; the other vCPU's
-// throttle goes on, and every throttle ends with the migration.
+// (and the reaper must not read the unmapped ring). Held: vCPU 1 is
+// ejected while held to a dirty rate, by the per-vCPU policy of
+// auto-converge (the fork's default: a throttle of its own) or by the
+// dirty limit the user set (under TCG it pays for each page it dirties,
+// and sleeps on what it owes); the other vCPU's throttle goes on, and
+// every throttle ends with the migration.
+enum class Held { no, by_policy, by_user_limit };
+
 class BareUnplugTest : public BareTest {
 protected:
-    void unplug_while_migrating(const std::string &accel, bool throttled = false)
+    void unplug_while_migrating(const std::string &accel, Held held = Held::no)
     {
+        const bool throttled = held != Held::no;
         auto args = bare_args(accel, 2, {{"ws_mib", throttled ? 64 : 32}});
         args.insert(args.end(), {"-smp", "2,maxcpus=2"});
         VmPair pair({test::qemu_binary(), args}, dir_.path());
@@ -425,18 +430,25 @@ protected:
         MigrationSetup slow;
         slow.parameters = {{"max-bandwidth", (throttled ? 8LL : 16LL) << 20},
                            {"downtime-limit", 300}};
-        if (throttled) {
+        if (held == Held::by_policy) {
             slow.capabilities = {{"auto-converge", true}};
             slow.parameters["x-cpu-throttle-policy"] = "per-vcpu";
+        } else if (held == Held::by_user_limit) {
+            slow.capabilities = {{"dirty-limit", true}};
+            slow.parameters["vcpu-dirty-limit"] = 1;
         }
         pair.start(slow);
         if (throttled) {
+            const std::string setter =
+                held == Held::by_policy ? "policy" : "user";
             Json limits;
             // The limit bounds a hang; nothing here is timed.
             ASSERT_TRUE(poll_until(Millis(60000), Millis(100), [&] {
                 limits = pair.source().qmp().execute("query-vcpu-dirty-limit");
                 for (const auto &l : limits) {
-                    if (l.value("cpu-index", -1) == 1 && l.value("x-throttle-ppm", 0) > 0) {
+                    if (l.value("cpu-index", -1) == 1 &&
+                        l.value("x-set-by", "") == setter &&
+                        l.value("x-throttle-ppm", 0) > 0) {
                         return true;
                     }
                 }
@@ -472,13 +484,24 @@ TEST_F(BareUnplugTest, VcpuUnpluggedWhileMigratingUnderTcg)
 
 TEST_F(BareUnplugTest, ThrottledVcpuUnpluggedWhileMigratingUnderTcg)
 {
-    unplug_while_migrating("tcg", true);
+    unplug_while_migrating("tcg", Held::by_policy);
+}
+
+TEST_F(BareUnplugTest, LimitedVcpuUnpluggedWhileMigratingUnderTcg)
+{
+    unplug_while_migrating("tcg", Held::by_user_limit);
 }
 
 TEST_F(BareUnplugTest, ThrottledVcpuUnpluggedWhileMigratingUnderKvmDirtyRing)
 {
     MIGLAB_REQUIRE_KVM();
-    unplug_while_migrating("kvm,dirty-ring-size=4096", true);
+    unplug_while_migrating("kvm,dirty-ring-size=4096", Held::by_policy);
+}
+
+TEST_F(BareUnplugTest, LimitedVcpuUnpluggedWhileMigratingUnderKvmDirtyRing)
+{
+    MIGLAB_REQUIRE_KVM();
+    unplug_while_migrating("kvm,dirty-ring-size=4096", Held::by_user_limit);
 }
 
 TEST_F(BareUnplugTest, VcpuUnpluggedWhileMigratingUnderKvmDirtyRing)

@@ -115,21 +115,24 @@ TEST(GuestperfReport, RefusesWhatIsNotAReport)
                  std::runtime_error);
 }
 
-// A short migration that converges: auto-converge over a 1000 MiB/s link.
+// A short migration that converges: auto-converge over a 1000 MiB/s link,
+// with the fork's throttle policy chosen by name (not the default).
 TEST(Guestperf, ShortMigrationWritesItsReport)
 {
     REQUIRE_GUESTPERF();
     TempDir dir("miglab-guestperf");
     GuestperfRun r = guestperf(
         dir.path(), {"--cpus", "1", "--mem", "1", "--sleep", "3",
-                     "--auto-converge", "--bandwidth", "1000", "--downtime",
-                     "300", "--max-iters", "1000", "--max-time", "120"});
+                     "--auto-converge", "--cpu-throttle-policy", "computed",
+                     "--bandwidth", "1000", "--downtime", "300",
+                     "--max-iters", "1000", "--max-time", "120"});
     ASSERT_TRUE(r.status && WIFEXITED(*r.status) && WEXITSTATUS(*r.status) == 0)
         << r.output;
     ASSERT_TRUE(r.report.is_object()) << r.output;
     EXPECT_EQ(r.report["result"].value("success", false), true) << r.output;
     EXPECT_EQ(r.report["result"].value("status", ""), "completed");
     EXPECT_FALSE(r.report["progress_history"].empty());
+    EXPECT_EQ(r.report["scenario"].value("cpu_throttle_policy", ""), "computed");
     const std::string accel = r.report["hardware"].value("accel", "");
     EXPECT_TRUE(accel == "tcg" || accel == "kvm") << accel;
 }
