@@ -65,19 +65,31 @@ TEST(GuestImpact, TheReaderIsMeasuredApartFromTheWriters)
     EXPECT_DOUBLE_EQ(*r.reader_rate_ratio(), 0.95);
 }
 
-TEST(GuestImpact, TheReaderWhileThrottledIsMeasuredApart)
+namespace {
+
+// A migration from 2000 to 4000 ms; the reader at 400 pages/s before and
+// after it, at half speed in its first second, at 90% from 3000 ms on.
+RunResult reader_slowed_then_held()
 {
-    // The reader at half speed for the first second of the migration,
-    // unthrottled, then at 90% once the throttle is on.
     RunResult r;
     r.migration_start_ms = 2000;
     r.migration_end_ms = 4000;
-    r.throttle_timeline = {{2500, 0}, {3000, 99}};
     for (double t = 100; t <= 6000; t += 100) {
         bool migrating = t > r.migration_start_ms && t <= r.migration_end_ms;
         r.reader_timeline.push_back(
             {t, !migrating ? 400.0 : t <= 3000 ? 200.0 : 360.0});
     }
+    return r;
+}
+
+} // namespace
+
+TEST(GuestImpact, TheReaderWhileThrottledIsMeasuredApart)
+{
+    // The reader at half speed for the first second of the migration,
+    // unthrottled, then at 90% once the throttle is on.
+    RunResult r = reader_slowed_then_held();
+    r.throttle_timeline = {{2500, 0}, {3000, 99}};
     compute_guest_impact(r);
     EXPECT_DOUBLE_EQ(*r.reader_rate_ratio(), 0.7);
     EXPECT_DOUBLE_EQ(*r.reader_ratio_throttled(), 0.9);
@@ -88,17 +100,10 @@ TEST(GuestImpact, TheReaderWhileADirtyLimitHoldsAVcpuIsMeasuredApart)
     // A dirty limit the user set: query-migrate reports no throttle, vCPU
     // 0 is held from 3000 ms on; the reader at half speed before, at 90%
     // from then.
-    RunResult r;
-    r.migration_start_ms = 2000;
-    r.migration_end_ms = 4000;
+    RunResult r = reader_slowed_then_held();
     r.throttle_timeline = {{2500, 0}, {3500, 0}};
     r.vcpu_limits = {{2500, 0, 9000, 256, 0}, {2500, 1, 10, 256, 0},
                      {3000, 0, 256, 256, 2}, {3000, 1, 10, 256, 0}};
-    for (double t = 100; t <= 6000; t += 100) {
-        bool migrating = t > r.migration_start_ms && t <= r.migration_end_ms;
-        r.reader_timeline.push_back(
-            {t, !migrating ? 400.0 : t <= 3000 ? 200.0 : 360.0});
-    }
     compute_guest_impact(r);
     EXPECT_DOUBLE_EQ(*r.reader_rate_ratio(), 0.7);
     EXPECT_DOUBLE_EQ(*r.reader_ratio_throttled(), 0.9);
