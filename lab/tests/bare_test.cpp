@@ -192,24 +192,58 @@ TEST_F(BareTest, MigratesWithEqualRamUnderKvmDirtyRing)
 
 namespace {
 
+// Calls f with the arguments of each line of the trace log at log that
+// event wrote.
+template <typename F>
+void for_each_trace_event(const std::filesystem::path &log, const std::string &event, F f)
+{
+    std::ifstream in(log);
+    std::string line;
+    TraceLine l;
+    while (std::getline(in, line)) {
+        if (TraceLine::parse(line, l) && l.event == event) {
+            f(l.args);
+        }
+    }
+}
+
 // The strictest throttle QEMU set on each vCPU of its own (the dirty
 // limit's), in parts per million, from the cpu_throttle_set_vcpu lines
 // of its trace log, by vCPU index.
 std::map<unsigned, unsigned long> vcpu_throttles(const std::filesystem::path &log)
 {
     std::map<unsigned, unsigned long> most;
-    std::ifstream in(log);
-    std::string line;
-    TraceLine l;
-    while (std::getline(in, line)) {
+    for_each_trace_event(log, "cpu_throttle_set_vcpu", [&](const std::string &args) {
         unsigned cpu;
         unsigned long ppm;
-        if (TraceLine::parse(line, l) && l.event == "cpu_throttle_set_vcpu" &&
-            std::sscanf(l.args.c_str(), "cpu %u: throttled by %lu ppm", &cpu, &ppm) == 2) {
+        if (std::sscanf(args.c_str(), "cpu %u: throttled by %lu ppm", &cpu, &ppm) == 2) {
             most[cpu] = std::max(most[cpu], ppm);
         }
-    }
+    });
     return most;
+}
+
+// The page rates QEMU held each vCPU to (under TCG, a limit or a
+// throttle held by the page), from the cpu_throttle_set_vcpu_pages lines
+// of its trace log, by vCPU index: how many times it set one, and the
+// last rate it set (0: let go).
+struct PageRates {
+    unsigned held = 0;
+    unsigned long last = 0;
+};
+
+std::map<unsigned, PageRates> vcpu_page_rates(const std::filesystem::path &log)
+{
+    std::map<unsigned, PageRates> rates;
+    for_each_trace_event(log, "cpu_throttle_set_vcpu_pages", [&](const std::string &args) {
+        unsigned cpu;
+        unsigned long pages;
+        if (std::sscanf(args.c_str(), "cpu %u: held to %lu pages/s", &cpu, &pages) == 2) {
+            rates[cpu].held += pages > 0;
+            rates[cpu].last = pages;
+        }
+    });
+    return rates;
 }
 
 // The sleeps QEMU made each vCPU take for the pages it owed (a dirty limit
@@ -218,16 +252,12 @@ std::map<unsigned, unsigned long> vcpu_throttles(const std::filesystem::path &lo
 std::map<unsigned, unsigned> vcpu_owed_sleeps(const std::filesystem::path &log)
 {
     std::map<unsigned, unsigned> sleeps;
-    std::ifstream in(log);
-    std::string line;
-    TraceLine l;
-    while (std::getline(in, line)) {
+    for_each_trace_event(log, "cpu_throttle_vcpu_owed", [&](const std::string &args) {
         unsigned cpu;
-        if (TraceLine::parse(line, l) && l.event == "cpu_throttle_vcpu_owed" &&
-            std::sscanf(l.args.c_str(), "cpu %u:", &cpu) == 1) {
+        if (std::sscanf(args.c_str(), "cpu %u:", &cpu) == 1) {
             ++sleeps[cpu];
         }
-    }
+    });
     return sleeps;
 }
 
@@ -320,7 +350,8 @@ TEST_F(BareDirtyLimitTest, ThrottlesTheWriterNotTheReaderUnderKvmRing64k)
 // The fork's per-vCPU policy, of auto-converge (x-cpu-throttle-policy
 // per-vcpu) or of the dirty limit with vcpu-dirty-limit 0: while the
 // migration cannot converge (8 MiB/s), the writer's vCPU gets a throttle
-// of its own, which query-vcpu-dirty-limit says the policy set, and the
+// of its own (under KVM of its run time, under TCG held by the page: a
+// page rate), which query-vcpu-dirty-limit says the policy set, and the
 // reader's vCPU none; then the migration completes with equal RAM and
 // the throttles end. Settings, not rates, as above.
 class BarePerVcpuPolicyTest : public BareTest {
@@ -333,7 +364,9 @@ void BarePerVcpuPolicyTest::expect_throttles_writer_only(
     const std::string &accel, bool dirty_limit)
 {
     auto args = bare_args(accel, 2, {{"ws_mib", 64}, {"readers", 1}});
-    auto trace = trace_args({"cpu_throttle_set_vcpu"}, dir_.path());
+    auto trace = trace_args({"cpu_throttle_set_vcpu", "cpu_throttle_set_vcpu_pages",
+                             "cpu_throttle_vcpu_owed"},
+                            dir_.path());
     args.insert(args.end(), trace.begin(), trace.end());
     VmPair pair({test::qemu_binary(), args}, dir_.path());
     ASSERT_NO_FATAL_FAILURE(expect_running(pair.source()));
@@ -362,10 +395,19 @@ void BarePerVcpuPolicyTest::expect_throttles_writer_only(
     ASSERT_TRUE(r.converged()) << r.status << ": " << r.info.dump()
                                << pair.source().log_tail();
     test::expect_equal_ram(pair, dir_.path());
-    auto throttles = vcpu_throttles(trace_log_path(dir_.path(),
-                                                   pair.source().pid()));
-    EXPECT_GT(throttles[0], 0u);
+    const auto log = trace_log_path(dir_.path(), pair.source().pid());
+    auto throttles = vcpu_throttles(log);
+    auto page_rates = vcpu_page_rates(log);
+    auto owed = vcpu_owed_sleeps(log);
+    if (accel == "tcg") {
+        EXPECT_GT(page_rates[0].held, 0u) << "the writer's vCPU was not held by the page";
+        EXPECT_EQ(page_rates[0].last, 0u) << "the writer's page rate outlived the migration";
+    } else {
+        EXPECT_GT(throttles[0], 0u);
+    }
     EXPECT_EQ(throttles[1], 0u) << "the reader's vCPU was throttled";
+    EXPECT_EQ(page_rates[1].held, 0u) << "the reader's vCPU was held by the page";
+    EXPECT_EQ(owed[1], 0u) << "the reader's vCPU slept for pages it owed";
     EXPECT_EQ(pair.source().qmp().execute("query-vcpu-dirty-limit").size(),
               0u) << "the throttles outlived the migration";
 }
@@ -452,10 +494,11 @@ unsigned vcpu_count(QemuProcess &vm)
 // unplugged vCPU's ring must be collected before the ring is unmapped
 // (and the reaper must not read the unmapped ring). Held: vCPU 1 is
 // ejected while held to a dirty rate, by the per-vCPU policy of
-// auto-converge (the fork's default: a throttle of its own) or by the
-// dirty limit the user set (under TCG it pays for each page it dirties,
-// and sleeps on what it owes); the other vCPU's throttle goes on, and
-// every throttle ends with the migration.
+// auto-converge (the fork's default: a throttle of its own, under TCG
+// held by the page) or by the dirty limit the user set (under TCG it pays
+// for each page it dirties, and sleeps on what it owes); the other vCPU's
+// throttle goes on, and every throttle ends with the migration (under
+// TCG, the last page rate set on each vCPU's index is none).
 enum class Held { no, by_policy, by_user_limit };
 
 class BareUnplugTest : public BareTest {
@@ -465,6 +508,8 @@ protected:
         const bool throttled = held != Held::no;
         auto args = bare_args(accel, 2, {{"ws_mib", throttled ? 64 : 32}});
         args.insert(args.end(), {"-smp", "2,maxcpus=2"});
+        auto trace = trace_args({"cpu_throttle_set_vcpu_pages"}, dir_.path());
+        args.insert(args.end(), trace.begin(), trace.end());
         VmPair pair({test::qemu_binary(), args}, dir_.path());
         ASSERT_NO_FATAL_FAILURE(expect_running(pair.source()));
         MigrationSetup slow;
@@ -514,6 +559,10 @@ protected:
         EXPECT_FALSE(bad.has_value()) << *bad;
         EXPECT_EQ(pair.source().qmp().execute("query-vcpu-dirty-limit").size(), 0u)
             << "the throttles outlived the migration";
+        for (const auto &[cpu, rates] :
+             vcpu_page_rates(trace_log_path(dir_.path(), pair.source().pid()))) {
+            EXPECT_EQ(rates.last, 0u) << "vCPU " << cpu << "'s page rate outlived the migration";
+        }
     }
 };
 
