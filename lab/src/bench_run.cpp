@@ -110,14 +110,10 @@ std::optional<double> vcpu_stat_sum(QemuProcess &vm, const std::string &name)
 uint64_t count_ring_full(const std::filesystem::path &log, double from,
                          double to)
 {
-    std::ifstream in(log);
-    std::string line;
-    TraceLine l;
     uint64_t n = 0;
-    while (std::getline(in, line)) {
-        n += TraceLine::parse(line, l) && l.event == "kvm_dirty_ring_full" &&
-             l.t >= from && l.t <= to;
-    }
+    for_each_trace_event(log, "kvm_dirty_ring_full", [&](const TraceLine &l) {
+        n += l.t >= from && l.t <= to;
+    });
     return n;
 }
 

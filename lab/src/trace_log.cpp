@@ -82,23 +82,30 @@ std::string runstate_name(const std::string &args, const std::string &key)
 
 } // namespace
 
-std::optional<double> last_runstate_change(const std::filesystem::path &log,
-                                           const std::string &from,
-                                           const std::string &to)
+void for_each_trace_event(const std::filesystem::path &log, const std::string &event,
+                          const std::function<void(const TraceLine &)> &f)
 {
     std::ifstream in(log);
     std::string line;
     TraceLine l;
-    std::optional<double> when;
     while (std::getline(in, line)) {
-        if (!TraceLine::parse(line, l) || l.event != "runstate_set") {
-            continue;
+        if (TraceLine::parse(line, l) && l.event == event) {
+            f(l);
         }
+    }
+}
+
+std::optional<double> last_runstate_change(const std::filesystem::path &log,
+                                           const std::string &from,
+                                           const std::string &to)
+{
+    std::optional<double> when;
+    for_each_trace_event(log, "runstate_set", [&](const TraceLine &l) {
         if ((from.empty() || runstate_name(l.args, "current_run_state") == from) &&
             (to.empty() || runstate_name(l.args, "new_state") == to)) {
             when = l.t;
         }
-    }
+    });
     return when;
 }
 

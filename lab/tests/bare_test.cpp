@@ -192,31 +192,16 @@ TEST_F(BareTest, MigratesWithEqualRamUnderKvmDirtyRing)
 
 namespace {
 
-// Calls f with the arguments of each line of the trace log at log that
-// event wrote.
-template <typename F>
-void for_each_trace_event(const std::filesystem::path &log, const std::string &event, F f)
-{
-    std::ifstream in(log);
-    std::string line;
-    TraceLine l;
-    while (std::getline(in, line)) {
-        if (TraceLine::parse(line, l) && l.event == event) {
-            f(l.args);
-        }
-    }
-}
-
 // The strictest throttle QEMU set on each vCPU of its own (the dirty
 // limit's), in parts per million, from the cpu_throttle_set_vcpu lines
 // of its trace log, by vCPU index.
 std::map<unsigned, unsigned long> vcpu_throttles(const std::filesystem::path &log)
 {
     std::map<unsigned, unsigned long> most;
-    for_each_trace_event(log, "cpu_throttle_set_vcpu", [&](const std::string &args) {
+    for_each_trace_event(log, "cpu_throttle_set_vcpu", [&](const TraceLine &l) {
         unsigned cpu;
         unsigned long ppm;
-        if (std::sscanf(args.c_str(), "cpu %u: throttled by %lu ppm", &cpu, &ppm) == 2) {
+        if (std::sscanf(l.args.c_str(), "cpu %u: throttled by %lu ppm", &cpu, &ppm) == 2) {
             most[cpu] = std::max(most[cpu], ppm);
         }
     });
@@ -235,10 +220,10 @@ struct PageRates {
 std::map<unsigned, PageRates> vcpu_page_rates(const std::filesystem::path &log)
 {
     std::map<unsigned, PageRates> rates;
-    for_each_trace_event(log, "cpu_throttle_set_vcpu_pages", [&](const std::string &args) {
+    for_each_trace_event(log, "cpu_throttle_set_vcpu_pages", [&](const TraceLine &l) {
         unsigned cpu;
         unsigned long pages;
-        if (std::sscanf(args.c_str(), "cpu %u: held to %lu pages/s", &cpu, &pages) == 2) {
+        if (std::sscanf(l.args.c_str(), "cpu %u: held to %lu pages/s", &cpu, &pages) == 2) {
             rates[cpu].held += pages > 0;
             rates[cpu].last = pages;
         }
@@ -252,9 +237,9 @@ std::map<unsigned, PageRates> vcpu_page_rates(const std::filesystem::path &log)
 std::map<unsigned, unsigned> vcpu_owed_sleeps(const std::filesystem::path &log)
 {
     std::map<unsigned, unsigned> sleeps;
-    for_each_trace_event(log, "cpu_throttle_vcpu_owed", [&](const std::string &args) {
+    for_each_trace_event(log, "cpu_throttle_vcpu_owed", [&](const TraceLine &l) {
         unsigned cpu;
-        if (std::sscanf(args.c_str(), "cpu %u:", &cpu) == 1) {
+        if (std::sscanf(l.args.c_str(), "cpu %u:", &cpu) == 1) {
             ++sleeps[cpu];
         }
     });

@@ -109,6 +109,27 @@ TEST(TraceLog, LastRunstateChangeByStateNames)
                      .has_value());
 }
 
+TEST(TraceLog, EachLineOfOneEventInOrder)
+{
+    TempDir dir("each-event");
+    auto log = dir.path() / "trace.log";
+    std::ofstream(log) << "7@1.000000:cpu_throttle_vcpu_owed cpu 0: sleeps 10 us\n"
+                          "not a trace line\n"
+                          "7@2.000000:runstate_set current_run_state 9 (running) "
+                          "new_state 7 (finish-migrate)\n"
+                          "7@3.500000:cpu_throttle_vcpu_owed cpu 1: sleeps 20 us\n";
+    std::vector<std::pair<double, std::string>> seen;
+    for_each_trace_event(log, "cpu_throttle_vcpu_owed",
+                         [&](const TraceLine &l) { seen.emplace_back(l.t, l.args); });
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[0], std::make_pair(1.0, std::string("cpu 0: sleeps 10 us")));
+    EXPECT_EQ(seen[1], std::make_pair(3.5, std::string("cpu 1: sleeps 20 us")));
+    bool called = false;
+    for_each_trace_event(dir.path() / "missing.log", "runstate_set",
+                         [&](const TraceLine &) { called = true; });
+    EXPECT_FALSE(called);
+}
+
 TEST(TraceLog, ExtraEventsComeFromTheEnvironment)
 {
     unsetenv("MIGLAB_TRACE");

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -33,6 +34,11 @@ struct TraceLine {
     // false for lines that are not trace events
     static bool parse(const std::string &line, TraceLine &out);
 };
+
+// Calls f with each line of the trace log at log that event wrote, in
+// order.
+void for_each_trace_event(const std::filesystem::path &log, const std::string &event,
+                          const std::function<void(const TraceLine &)> &f);
 
 // When the last runstate_set line of a trace log left run state from
 // for run state to (QEMU's names, e.g. "inmigrate", "finish-migrate";
