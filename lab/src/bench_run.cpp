@@ -364,7 +364,9 @@ public:
             pair_.source().qmp().execute("stop");
         }
         ThreadCpu cpu(pair_.source().pid());
-        pair_.start(s_.setup);
+        const std::string uri = pair_.listen(s_.setup);
+        const double migrate_sent_ms = sampler_.ms_since_start();
+        pair_.migrate_to(uri);
         const auto suspend_at =
             Clock::now() + std::chrono::seconds(s_.suspend_after_s);
         bool suspended = false;
@@ -377,6 +379,8 @@ public:
                     suspended = true;
                 }
                 if (info.value("status", "") == "active") {
+                    // Timed as close to the query as it can be
+                    sample_estimate(info);
                     r_.throttle_pct = info.value("cpu-throttle-percentage",
                                                  r_.throttle_pct);
                     r_.throttle_timeline.push_back(
@@ -384,7 +388,6 @@ public:
                          info.value("cpu-throttle-percentage", 0)});
                     sampler_.sample(pair_.source());
                     kvm.sample(pair_.source());
-                    sample_estimate(info);
                     sample_vcpu_limits();
                 }
                 cpu.sample();
@@ -410,6 +413,9 @@ public:
         r_.status = m.status;
         r_.converged = m.converged();
         fill_from_query_migrate(r_, m.info);
+        if (r_.converged && r_.total_time_ms > 0) {
+            r_.completed_ms = migrate_sent_ms + r_.total_time_ms;
+        }
         compute_estimate_error(r_);
         compute_vcpu_limits(r_);
         if (!r_.converged) {

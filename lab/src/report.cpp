@@ -653,7 +653,8 @@ Report::write_estimates(const std::filesystem::path &dir) const
 {
     std::vector<std::filesystem::path> out;
     std::ostringstream csv;
-    csv << "scenario,binary,rep,t_s,expected_s,actual_left_s,first_pass_done\n";
+    csv << "scenario,binary,rep,t_s,expected_s,actual_left_s,first_pass_done,"
+           "seen_left_s\n";
     bool any = false;
     for (const auto &r : runs_) {
         for (const auto &e : r.estimates) {
@@ -662,9 +663,12 @@ Report::write_estimates(const std::filesystem::path &dir) const
                 << r.rep << ',' << fmt((e.t_ms - r.migration_start_ms) / 1000, 2)
                 << ',' << (e.expected_ms ? fmt(*e.expected_ms / 1000, 2) : "never")
                 << ','
+                << (r.converged ? fmt(r.time_left_ms(e.t_ms) / 1000, 2)
+                                : "n/a")
+                << ',' << (e.first_pass_done ? 1 : 0) << ','
                 << (r.converged ? fmt((r.migration_end_ms - e.t_ms) / 1000, 2)
                                 : "n/a")
-                << ',' << (e.first_pass_done ? 1 : 0) << '\n';
+                << '\n';
         }
     }
     if (!any) {
@@ -720,8 +724,9 @@ Report::write_estimates(const std::filesystem::path &dir) const
             }
             s << "'/>\n";
             if (r->converged) {
-                s << "<line x1='" << x(0) << "' y1='" << y(r->migration_s())
-                  << "' x2='" << x(r->migration_s()) << "' y2='" << y(0)
+                const double end = r->time_left_ms(r->migration_start_ms) / 1000;
+                s << "<line x1='" << x(0) << "' y1='" << y(end)
+                  << "' x2='" << x(end) << "' y2='" << y(0)
                   << "' stroke='" << c << "' stroke-dasharray='4,3'/>\n";
             }
         }

@@ -188,7 +188,7 @@ void compute_estimate_error(RunResult &r)
             }
             continue;
         }
-        const double left = r.migration_end_ms - e.t_ms;
+        const double left = r.time_left_ms(e.t_ms);
         if (r.converged && e.first_pass_done && left > 0) {
             errors.push_back(std::abs(*e.expected_ms - left) / left * 100);
         }

@@ -128,6 +128,11 @@ struct RunResult {
     // sent everything, which a destination still loading is behind.
     std::optional<double> guest_downtime_ms;
     double migration_start_ms = 0, migration_end_ms = 0;
+    // When the source completed the migration, by QEMU's clock: when the
+    // migrate command was sent plus its total-time. migration_end_ms is
+    // when the harness saw it, up to a poll later and after the
+    // destination's load; the estimates' time left counts to this.
+    std::optional<double> completed_ms;
     std::vector<ThroughputSample> timeline;
     // The readers' pages read per second, for guests that run readers.
     std::vector<ThroughputSample> reader_timeline;
@@ -149,6 +154,11 @@ struct RunResult {
     double migration_s() const
     {
         return (migration_end_ms - migration_start_ms) / 1000.0;
+    }
+    // The time actually left at @t_ms (since the run began).
+    double time_left_ms(double t_ms) const
+    {
+        return completed_ms.value_or(migration_end_ms) - t_ms;
     }
     // Guest throughput while migrating as a fraction of before.
     std::optional<double> rate_during_ratio() const
