@@ -657,18 +657,18 @@ Report::write_estimates(const std::filesystem::path &dir) const
            "seen_left_s\n";
     bool any = false;
     for (const auto &r : runs_) {
+        // What was left, known only for a run that converged.
+        auto left_s = [&r](double ms) {
+            return r.converged ? fmt(ms / 1000, 2) : std::string("n/a");
+        };
         for (const auto &e : r.estimates) {
             any = true;
             csv << csv_quoted(r.scenario) << ',' << csv_quoted(r.binary) << ','
                 << r.rep << ',' << fmt((e.t_ms - r.migration_start_ms) / 1000, 2)
                 << ',' << (e.expected_ms ? fmt(*e.expected_ms / 1000, 2) : "never")
-                << ','
-                << (r.converged ? fmt(r.time_left_ms(e.t_ms) / 1000, 2)
-                                : "n/a")
-                << ',' << (e.first_pass_done ? 1 : 0) << ','
-                << (r.converged ? fmt((r.migration_end_ms - e.t_ms) / 1000, 2)
-                                : "n/a")
-                << '\n';
+                << ',' << left_s(r.time_left_ms(e.t_ms)) << ','
+                << (e.first_pass_done ? 1 : 0) << ','
+                << left_s(r.migration_end_ms - e.t_ms) << '\n';
         }
     }
     if (!any) {

@@ -85,6 +85,37 @@ TEST(ReportFiles, AFullDiskIsAnErrorThatNamesTheFile)
     }
 }
 
+// estimates.csv: what was left is known for a run that converged (to when
+// QEMU completed, and to when the harness saw it), "n/a" for one that did
+// not; "never" where the fork said it would not converge.
+TEST(ReportFiles, EstimatesSayWhatWasLeftOnlyForARunThatConverged)
+{
+    TempDir dir;
+    RunResult done;
+    done.scenario = "s";
+    done.binary = "fork";
+    done.rep = 1;
+    done.converged = true;
+    done.migration_start_ms = 1000;
+    done.migration_end_ms = 11000;
+    done.completed_ms = 10500;
+    done.estimates = {{6000, 5000.0, true}};
+    RunResult stuck = done;
+    stuck.rep = 2;
+    stuck.converged = false;
+    stuck.estimates = {{6000, std::nullopt, false}};
+    Report rep({done, stuck});
+    auto files = rep.write_estimates(dir.path());
+    ASSERT_FALSE(files.empty());
+    std::ifstream in(dir.path() / "estimates.csv");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    EXPECT_NE(ss.str().find("\n\"s\",\"fork\",1,5.00,5.00,4.50,1,5.00\n"),
+              std::string::npos) << ss.str();
+    EXPECT_NE(ss.str().find("\n\"s\",\"fork\",2,5.00,never,n/a,0,n/a\n"),
+              std::string::npos) << ss.str();
+}
+
 // Runs through libvirt add a table of what domjobinfo reported; other runs
 // do not get it.
 TEST(ReportMarkdown, LibvirtThrottleTableOnlyForLibvirtRuns)
