@@ -241,7 +241,7 @@ const std::vector<Column> &report_columns()
                [](auto &r) { return r.reader_ratio_throttled(); }),
         word("vcpu_dirty_rates", "each vCPU held to a dirty limit (query-vcpu-dirty-limit every 500 ms: the user's, or the fork's per-vCPU auto-converge): cpu:median MiB/s it dirtied",
              [](auto &r) { return r.vcpu_dirty_rates; }),
-        number("limit_ratio", "", "median over those samples of the highest dirty rate / limit of a vCPU its throttle held (1: at its limit)", 3,
+        number("limit_ratio", "", "median over those samples of the highest dirty rate / limit of a vCPU its throttle held, from the first rate measured with the throttle in force (1: at its limit)", 3,
                [](auto &r) { return r.limit_ratio; }),
     };
     return columns;

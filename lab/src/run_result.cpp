@@ -124,9 +124,29 @@ void compute_vcpu_limits(RunResult &r)
 {
     std::map<int, std::vector<double>> rates;
     std::map<double, double> worst; // by sample time
+    // query-vcpu-dirty-limit reports the rate of the last period that
+    // ended: the first sample with a throttle shows the rate that made
+    // it, measured before it acted. A vCPU's samples count against its
+    // limit from its first other rate on, until its throttle is lifted.
+    struct Held {
+        bool throttled = false;
+        bool measured = false;
+        double first_rate = 0;
+    };
+    std::map<int, Held> held;
     for (const auto &s : r.vcpu_limits) {
         rates[s.cpu].push_back(s.rate);
-        if (s.ppm > 0 && s.limit > 0) {
+        Held &h = held[s.cpu];
+        if (s.ppm <= 0 || s.limit <= 0) {
+            h = Held{};
+            continue;
+        }
+        if (!h.throttled) {
+            h.throttled = true;
+            h.first_rate = s.rate;
+        }
+        h.measured = h.measured || s.rate != h.first_rate;
+        if (h.measured) {
             double &w = worst[s.t_ms];
             w = std::max(w, s.rate / s.limit);
         }

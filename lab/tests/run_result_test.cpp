@@ -112,14 +112,28 @@ TEST(GuestImpact, TheReaderWhileADirtyLimitHoldsAVcpuIsMeasuredApart)
 TEST(VcpuLimits, RatesPerVcpuAndTheHeldVcpuAgainstItsLimit)
 {
     RunResult r;
-    // vCPU 0 held to 256 pages/s (1 MiB/s), vCPU 1 dirtying under it
-    r.vcpu_limits = {{500, 0, 512, 256, 0},      {500, 1, 10, 256, 0},
-                     {1000, 0, 230, 256, 990000}, {1000, 1, 12, 256, 0},
+    // vCPU 0 held to 256 pages/s (1 MiB/s), vCPU 1 dirtying under it;
+    // the first sample with vCPU 0's throttle still shows the rate of
+    // the period before it acted (512), twice, and does not count
+    r.vcpu_limits = {{500, 0, 512, 256, 0},       {500, 1, 10, 256, 0},
+                     {750, 0, 512, 256, 990000},  {750, 1, 10, 256, 0},
+                     {1000, 0, 512, 256, 990000}, {1000, 1, 10, 256, 0},
+                     {1250, 0, 230, 256, 990000}, {1250, 1, 12, 256, 0},
                      {1500, 0, 256, 256, 980000}, {1500, 1, 14, 256, 0},
                      {2000, 0, 300, 256, 970000}, {2000, 1, 12, 256, 0}};
     compute_vcpu_limits(r);
-    EXPECT_EQ(r.vcpu_dirty_rates, "0:1.17 1:0.05");
+    EXPECT_EQ(r.vcpu_dirty_rates, "0:2.00 1:0.05");
     EXPECT_DOUBLE_EQ(*r.limit_ratio, 1.0);
+}
+
+TEST(VcpuLimits, AThrottleLiftedAndSetAgainSkipsItsFirstRateAgain)
+{
+    RunResult r;
+    r.vcpu_limits = {{500, 0, 9000, 256, 990000}, {1000, 0, 256, 256, 990000},
+                     {1500, 0, 9000, 256, 0},     {2000, 0, 8000, 256, 990000},
+                     {2500, 0, 512, 256, 990000}};
+    compute_vcpu_limits(r);
+    EXPECT_DOUBLE_EQ(*r.limit_ratio, 2.0);
 }
 
 TEST(VcpuLimits, NoLimitMeansNoFigures)
