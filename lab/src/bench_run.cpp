@@ -8,6 +8,7 @@
 
 #include "miglab/boot_block.h"
 #include "miglab/guest_probe.h"
+#include "miglab/host_pinning.h"
 #include "miglab/poll.h"
 #include "miglab/ram_hash.h"
 #include "miglab/temp_dir.h"
@@ -289,6 +290,12 @@ public:
     // slowest worker vCPU's rate.
     void baseline()
     {
+        if (!s_.host_vcpu_cores.empty()) {
+            const HostPinning pinning(s_.host_vcpu_cores);
+            pinning.keep_off(pair_.source().pid());
+            pinning.keep_off(pair_.destination().pid());
+            pinning.pin_vcpus(pair_.source());
+        }
         wait_for_guest(*probe_, pair_.source());
         sampler_.sample(pair_.source());
         const auto work0 = probe_->per_vcpu_work();

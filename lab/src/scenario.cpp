@@ -95,7 +95,7 @@ Scenario Scenario::load(const std::filesystem::path &file)
     Json guest = get<Json>(file, j, "guest", "", Json::object());
     only_keys(file, guest, "guest.",
               {"kind", "memory", "smp", "accel", "stress", "devices",
-               "numa", "kernel_args"});
+               "numa", "kernel_args", "host_vcpu_cores"});
     s.guest_kind = get<std::string>(file, guest, "kind", "guest.", "idle");
     const GuestKind *kind = GuestKind::find(s.guest_kind);
     if (!kind) {
@@ -223,6 +223,22 @@ Scenario Scenario::load(const std::filesystem::path &file)
     }
     s.smp = static_cast<unsigned>(
         get_int(file, guest, "smp", "guest.", 1, 1, 64, "1..64"));
+    const Json cores = get<Json>(file, guest, "host_vcpu_cores", "guest.",
+                                 Json::object());
+    if (!cores.is_object()) {
+        throw ScenarioError(file, "'guest.host_vcpu_cores' must map vCPU "
+                                  "indexes to host cores, got " + cores.dump());
+    }
+    for (const auto &[vcpu, core] : cores.items()) {
+        if (!std::regex_match(vcpu, std::regex("[0-9]{1,2}")) ||
+            std::stoul(vcpu) >= s.smp || !core.is_number_unsigned() ||
+            core.get<uint64_t>() > 1023) {
+            throw ScenarioError(file, "'guest.host_vcpu_cores' must map vCPU "
+                                      "indexes (below guest.smp) to host "
+                                      "cores (0..1023), got " + cores.dump());
+        }
+        s.host_vcpu_cores[std::stoul(vcpu)] = core.get<unsigned>();
+    }
     s.accel = get<std::string>(file, guest, "accel", "guest.", "tcg");
     if (auto bad = bad_accel(s.accel)) {
         throw ScenarioError(file, "'guest.accel' " + *bad);

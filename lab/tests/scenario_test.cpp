@@ -90,11 +90,27 @@ TEST_F(ScenarioTest, BadFilesGiveErrorsThatNameTheField)
          "'migration.time_limit_s' must be positive"},
         {R"({"name": "x", "migration": {"suspend_after_s": 1.5}})",
          "'migration.suspend_after_s'"},
+        {R"({"name": "x", "guest": {"smp": 2, "host_vcpu_cores": {"2": 1}}})",
+         "'guest.host_vcpu_cores' must map vCPU indexes (below guest.smp)"},
+        {R"({"name": "x", "guest": {"smp": 2, "host_vcpu_cores": {"1": -1}}})",
+         "'guest.host_vcpu_cores'"},
+        {R"({"name": "x", "guest": {"smp": 2, "host_vcpu_cores": {"one": 1}}})",
+         "'guest.host_vcpu_cores'"},
+        {R"({"name": "x", "guest": {"host_vcpu_cores": [1]}})",
+         "'guest.host_vcpu_cores'"},
     };
     for (const auto &[json, says] : cases) {
         EXPECT_NE(error_for(json).find(says), std::string::npos)
             << json << " -> " << error_for(json);
     }
+}
+
+TEST_F(ScenarioTest, HostCoresOfTheVcpusOwn)
+{
+    EXPECT_TRUE(Scenario::load(write(R"({"name": "t"})")).host_vcpu_cores.empty());
+    const auto s = Scenario::load(write(
+        R"({"name": "t", "guest": {"smp": 2, "host_vcpu_cores": {"1": 1}}})"));
+    EXPECT_EQ(s.host_vcpu_cores, (std::map<unsigned, unsigned>{{1, 1}}));
 }
 
 TEST_F(ScenarioTest, LinuxStressSettings)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,7 +41,9 @@ namespace miglab {
 // to the Linux guest's kernel command line (e.g. "init_on_alloc=0").
 // "guest.numa" lists NUMA node
 // sizes in MiB, each node its own RAM block (they must add up to
-// "guest.memory"). "migration.stopped" stops the
+// "guest.memory"). "guest.host_vcpu_cores" gives vCPUs a host core of
+// their own ({"1": 1}: vCPU 1 alone on core 1, QEMU's other threads on
+// the other cores; see HostPinning). "migration.stopped" stops the
 // source just before the migration (non-live): the same guest and RAM
 // moved without a guest competing for the host, the floor this machine
 // sets for any throttle. "migration.suspend_after_s" stops the source
@@ -58,6 +61,8 @@ struct Scenario {
     Json stress = Json::object(); // linux and bare guests' settings
     std::string kernel_args;      // linux guest: more kernel command line
     std::vector<unsigned> numa;   // node sizes, MiB; empty: one RAM block
+    // vCPU index -> a host core of its own (HostPinning); empty: none
+    std::map<unsigned, unsigned> host_vcpu_cores;
     DeviceSet devices;
     MigrationSetup setup;
     unsigned time_limit_s = 120;
